@@ -1,0 +1,44 @@
+#include <pybind11/stl.h>
+
+#include "bindings.h"
+#include "python_values.h"
+#include "tsnative/engine.h"
+
+namespace py = pybind11;
+
+namespace tsnative::python {
+
+void bind_engine(py::module_& module) {
+  py::class_<Engine>(module, "Engine", "A TorchScript model loaded by the C++ core (see tsnative.Engine).")
+      .def(py::init([](const std::string& path, const std::string& device, const std::string& method,
+                       bool outputs_on_device, int threads) {
+             EngineOptions options{device, method, outputs_on_device, threads};
+             // Loading can take seconds: let other Python threads run meanwhile.
+             py::gil_scoped_release release;
+             return std::make_unique<Engine>(path, std::move(options));
+           }),
+           py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("method") = "forward",
+           py::arg("outputs_on_device") = false, py::arg("threads") = 0)
+      .def(
+          "predict",
+          [](const Engine& engine, const py::args& args, const py::kwargs& kwargs) {
+            std::vector<c10::IValue> inputs = arguments_from_python(engine, args, kwargs);
+            c10::IValue output;
+            {
+              py::gil_scoped_release release;  // the forward runs without the GIL: other threads go on
+              output = engine.run(std::move(inputs));
+            }
+            return output_to_python(std::move(output));
+          },
+          "Runs the method on Python values (tensors, tuples, lists, dicts, scalars).")
+      .def_property_readonly("path", &Engine::path)
+      .def_property_readonly("device", [](const Engine& engine) { return engine.device().str(); })
+      .def_property_readonly("method", [](const Engine& engine) { return engine.options().method; })
+      .def_property_readonly("outputs_on_device",
+                             [](const Engine& engine) { return engine.options().outputs_on_device; })
+      .def_property_readonly("load_seconds", &Engine::load_seconds)
+      .def_property_readonly("signature", &Engine::signature)
+      .def_property_readonly("method_names", &Engine::method_names);
+}
+
+}  // namespace tsnative::python

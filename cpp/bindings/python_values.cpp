@@ -1,0 +1,77 @@
+#include "python_values.h"
+
+#include <torch/csrc/jit/python/pybind_utils.h>
+
+#include "tsnative/errors.h"
+
+namespace py = pybind11;
+
+namespace tsnative::python {
+namespace {
+
+// How a Python value reads in an error message: its Python type name ("str", "dict", "Tensor").
+std::string describe_python_value(py::handle value) {
+  return py::str(py::type::handle_of(value).attr("__name__"));
+}
+
+c10::IValue convert_argument(const Engine& engine, size_t index, py::handle value) {
+  const c10::Argument& argument = engine.schema().arguments().at(index + 1);  // +1: skip self
+  try {
+    return torch::jit::toIValue(value, argument.real_type(), argument.N());
+  } catch (const py::cast_error&) {
+  } catch (const py::error_already_set&) {
+  } catch (const c10::Error&) {
+  }
+  throw InvalidType(type_mismatch_message(engine.signature(), index, describe_python_value(value)));
+}
+
+}  // namespace
+
+std::vector<c10::IValue> arguments_from_python(const Engine& engine, const py::args& args,
+                                               const py::kwargs& kwargs) {
+  const MethodSignature& signature = engine.signature();
+  const size_t expected = signature.arguments.size();
+  std::vector<c10::IValue> inputs;
+  inputs.reserve(std::max(expected, args.size()));
+  for (size_t i = 0; i < args.size(); ++i) {
+    // Surplus arguments are passed as None placeholders: the core reports the count, whatever they hold.
+    inputs.push_back(i < expected ? convert_argument(engine, i, args[i]) : c10::IValue());
+  }
+  if (kwargs.empty()) return inputs;
+
+  std::vector<std::optional<c10::IValue>> by_position(expected);
+  for (const auto& [key, value] : kwargs) {
+    const std::string name = py::str(key);
+    size_t index = 0;
+    while (index < expected && signature.arguments[index].name != name) ++index;
+    if (index == expected) {
+      std::string names;
+      for (const auto& argument : signature.arguments) names += (names.empty() ? "" : ", ") + argument.name;
+      throw InvalidType(signature.name + "() got an unexpected keyword argument '" + name + "' (arguments: " +
+                        names + ")");
+    }
+    if (index < args.size()) {
+      throw InvalidType(signature.name + "() got multiple values for argument '" + name + "'");
+    }
+    by_position[index] = convert_argument(engine, index, value);
+  }
+  // Keyword arguments may skip over defaulted ones: fill those gaps so the list stays positional.
+  size_t last = expected;
+  while (last > args.size() && !by_position[last - 1]) --last;
+  const auto& schema_arguments = engine.schema().arguments();
+  for (size_t i = args.size(); i < last; ++i) {
+    if (by_position[i]) {
+      inputs.push_back(std::move(*by_position[i]));
+    } else if (schema_arguments[i + 1].default_value()) {
+      inputs.push_back(*schema_arguments[i + 1].default_value());
+    } else {
+      throw InvalidType(signature.name + "() missing argument '" + signature.arguments[i].name + "' (position " +
+                        std::to_string(i + 1) + ", " + signature.arguments[i].type + ")");
+    }
+  }
+  return inputs;
+}
+
+py::object output_to_python(c10::IValue output) { return torch::jit::toPyObject(std::move(output)); }
+
+}  // namespace tsnative::python

@@ -1,0 +1,52 @@
+// tsnative::Engine: one TorchScript model, loaded once, run many times on CPU or CUDA.
+#pragma once
+
+#include <ATen/core/ivalue.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tsnative/signature.h"
+
+namespace tsnative {
+
+struct EngineOptions {
+  std::string device = "cpu";      // "cpu", "cuda" (= "cuda:0") or "cuda:N"
+  std::string method = "forward";  // the TorchScript method run() calls
+  bool outputs_on_device = false;  // false: outputs are copied back to the CPU; true: left on `device`
+  int threads = 0;                 // intra-op threads; LibTorch's setting is process-wide. 0 leaves it alone
+};
+
+class Engine {
+ public:
+  // Loads `path` onto the device. Throws FileNotFound, ModelLoadError, InvalidValue (bad device string or
+  // method name) or DeviceUnavailable.
+  explicit Engine(const std::string& path, EngineOptions options = {});
+  ~Engine();
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Runs the method under InferenceMode on positional `inputs` (without self); trailing arguments with
+  // defaults may be left out. Tensors anywhere in the inputs are moved to the engine's device.
+  // Throws InvalidType for a wrong argument count or type, InferenceError when the model raises.
+  // Thread-safe: several threads may call run() on one Engine at once.
+  c10::IValue run(std::vector<c10::IValue> inputs) const;
+
+  const MethodSignature& signature() const;
+  const c10::FunctionSchema& schema() const;  // the raw TorchScript schema; its first argument is self
+  std::vector<std::string> method_names() const;
+  c10::Device device() const;
+  const std::string& path() const;
+  const EngineOptions& options() const;
+  double load_seconds() const;  // wall time of the constructor: checks, torch::jit::load, eval, placement
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tsnative

@@ -1,0 +1,62 @@
+// The errors tsnative raises. what() is always readable text for a person: never a C++ backtrace.
+// The Python binding maps each class to one Python exception (see cpp/bindings/bind_errors.cpp).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace tsnative {
+
+// Base of every tsnative error.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The model file does not exist. Python: FileNotFoundError.
+class FileNotFound : public Error {
+ public:
+  explicit FileNotFound(std::string path);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The file exists but is not a loadable TorchScript program. Python: tsnative.ModelLoadError.
+class ModelLoadError : public Error {
+ public:
+  ModelLoadError(std::string path, std::string reason);
+  const std::string& path() const { return path_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string path_;
+  std::string reason_;
+};
+
+// A value of the wrong kind: wrong argument count or type. Python: TypeError.
+class InvalidType : public Error {
+ public:
+  using Error::Error;
+};
+
+// A value of the right kind but not acceptable: a malformed device string, an unknown method. Python: ValueError.
+class InvalidValue : public Error {
+ public:
+  using Error::Error;
+};
+
+// The requested device cannot be used here (no CUDA, index out of range). Python: tsnative.DeviceUnavailableError.
+class DeviceUnavailable : public Error {
+ public:
+  using Error::Error;
+};
+
+// The model itself raised while running. Python: tsnative.InferenceError.
+class InferenceError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace tsnative

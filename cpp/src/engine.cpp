@@ -1,0 +1,110 @@
+#include "tsnative/engine.h"
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/serialization/import.h>
+
+#include <chrono>
+#include <optional>
+
+#include "archive_check.h"
+#include "device.h"
+#include "error_text.h"
+#include "ivalue_tensors.h"
+#include "tsnative/errors.h"
+
+namespace tsnative {
+
+struct Engine::Impl {
+  std::string path;
+  EngineOptions options;
+  c10::Device device{c10::kCPU};
+  torch::jit::Module module;
+  std::optional<torch::jit::Method> method;
+  MethodSignature signature;
+  double load_seconds = 0.0;
+};
+
+namespace {
+
+torch::jit::Module load_module(const std::string& path, c10::Device device) {
+  try {
+    // map_location = device: parameters are created on the device instead of copied there afterwards.
+    return torch::jit::load(path, device);
+  } catch (const c10::Error& e) {
+    throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
+  } catch (const std::exception& e) {
+    throw ModelLoadError(path, detail::first_line(e.what()));
+  }
+}
+
+std::string method_list(const torch::jit::Module& module) {
+  std::string out;
+  for (const auto& method : module.get_methods()) out += (out.empty() ? "" : ", ") + method.name();
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make_unique<Impl>()) {
+  const auto start = std::chrono::steady_clock::now();
+  impl_->path = path;
+  impl_->options = std::move(options);
+  impl_->device = detail::resolve_device(impl_->options.device);
+  if (impl_->options.threads < 0) {
+    throw InvalidValue("threads: expected a positive count or 0 (keep the current setting), got " +
+                       std::to_string(impl_->options.threads));
+  }
+
+  detail::check_torchscript_archive(path);
+  impl_->module = load_module(path, impl_->device);
+  impl_->module.eval();
+  impl_->method = impl_->module.find_method(impl_->options.method);
+  if (!impl_->method) {
+    throw InvalidValue("method: '" + impl_->options.method + "' is not a method of '" + path +
+                       "' (it has: " + method_list(impl_->module) + ")");
+  }
+  impl_->signature = describe(impl_->method->function().getSchema());
+  if (impl_->options.threads > 0) at::set_num_threads(impl_->options.threads);
+  impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
+c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
+  bind_arguments(schema(), inputs);
+  // InferenceMode is thread-local, so it is set here, on the thread that runs the model.
+  c10::InferenceMode inference_mode;
+  const bool on_cpu = impl_->device.is_cpu();
+  if (!on_cpu) {
+    for (auto& input : inputs) input = detail::to_device(input, impl_->device);
+  }
+  c10::IValue output;
+  try {
+    output = (*impl_->method)(std::move(inputs));
+  } catch (const c10::Error& e) {
+    throw InferenceError(detail::message_of(e));
+  } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
+    throw InferenceError(e.what());
+  }
+  if (!on_cpu && !impl_->options.outputs_on_device) output = detail::to_device(output, c10::Device(c10::kCPU));
+  return output;
+}
+
+const MethodSignature& Engine::signature() const { return impl_->signature; }
+const c10::FunctionSchema& Engine::schema() const { return impl_->method->function().getSchema(); }
+c10::Device Engine::device() const { return impl_->device; }
+const std::string& Engine::path() const { return impl_->path; }
+const EngineOptions& Engine::options() const { return impl_->options; }
+double Engine::load_seconds() const { return impl_->load_seconds; }
+
+std::vector<std::string> Engine::method_names() const {
+  std::vector<std::string> names;
+  for (const auto& method : impl_->module.get_methods()) names.push_back(method.name());
+  return names;
+}
+
+}  // namespace tsnative

@@ -1,0 +1,25 @@
+"""tsnative: take a PyTorch model out of Python.
+
+Export a model to TorchScript and run it natively through a C++/LibTorch engine, from Python
+(:class:`Engine`) or from C++.
+"""
+
+from __future__ import annotations
+
+# torch first: it loads LibTorch, which the native module _C links against.
+import torch  # noqa: F401
+
+from . import _C  # noqa: F401
+from .engine import Engine
+from .errors import DeviceUnavailableError, InferenceError, ModelLoadError, TsnativeError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DeviceUnavailableError",
+    "Engine",
+    "InferenceError",
+    "ModelLoadError",
+    "TsnativeError",
+    "__version__",
+]

@@ -1,0 +1,125 @@
+"""tsnative.Engine: a TorchScript model run by the C++ core, called from Python."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import _C
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """Loads a TorchScript file once and runs it natively (C++/LibTorch) under inference mode.
+
+    >>> eng = Engine("r18.pt", device="cpu")     # or "cuda", "cuda:1"
+    >>> y = eng.predict(x)                        # torch.Tensor or numpy.ndarray in, torch.Tensor out
+    >>> h, c = eng(x, h0)                         # several inputs; tuple outputs come back as tuples
+
+    Inputs may be tensors, numpy arrays, tuples, lists, dicts with str keys, and int/float/bool/str/None, as the
+    method's TorchScript signature (:attr:`schema`) declares. Tensors are moved to the engine's device; outputs
+    come back on the CPU unless ``outputs_on_device=True``. The GIL is released while the model runs, and one
+    Engine may be called from several threads at once.
+
+    Outputs are created under ``torch.inference_mode()``: they carry no autograd history, and in-place changes to
+    them outside inference mode are refused by torch (``.clone()`` them first).
+
+    Args:
+        path: the TorchScript file (written by ``torch.jit.save`` / ``tsnative.export``).
+        device: ``"cpu"``, ``"cuda"`` (the first GPU) or ``"cuda:N"``.
+        method: the method :meth:`predict` calls.
+        outputs_on_device: leave outputs on ``device`` instead of copying them back to the CPU.
+        threads: intra-op threads for CPU work. LibTorch's setting is process-wide, so this changes it for every
+            engine and for torch in this process; ``None`` leaves it as it is.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        tsnative.ModelLoadError: the file is not a loadable TorchScript model (the message says why).
+        tsnative.DeviceUnavailableError: CUDA was asked for and cannot be used here.
+        ValueError: a malformed device string, an unknown method, or a negative thread count.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        device: str = "cpu",
+        *,
+        method: str = "forward",
+        outputs_on_device: bool = False,
+        threads: int | None = None,
+    ) -> None:
+        self._engine = _C.Engine(
+            os.fspath(path),
+            device=device,
+            method=method,
+            outputs_on_device=outputs_on_device,
+            threads=0 if threads is None else threads,
+        )
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """Runs the method. Positional and keyword arguments follow :attr:`schema`.
+
+        Raises ``TypeError`` naming the expected and given types for a wrong argument count or type, and
+        :class:`tsnative.InferenceError` when the model itself fails. A failed call leaves the engine usable.
+        """
+        return self._engine.predict(*map(_as_torch, args), **{k: _as_torch(v) for k, v in kwargs.items()})
+
+    __call__ = predict
+
+    @property
+    def schema(self) -> _C.MethodSignature:
+        """The method's arguments (names, types, defaults) and return type; ``str()`` gives one line."""
+        return self._engine.signature
+
+    @property
+    def device(self) -> str:
+        """The device the model runs on, e.g. ``"cpu"`` or ``"cuda:0"``."""
+        return self._engine.device
+
+    @property
+    def load_seconds(self) -> float:
+        """Wall time of loading: file checks, ``torch::jit::load``, ``eval()`` and placement on the device."""
+        return self._engine.load_seconds
+
+    @property
+    def path(self) -> str:
+        return self._engine.path
+
+    @property
+    def method(self) -> str:
+        return self._engine.method
+
+    @property
+    def method_names(self) -> list[str]:
+        """Every method of the TorchScript module (``forward`` and any ``@torch.jit.export`` ones)."""
+        return self._engine.method_names
+
+    @property
+    def outputs_on_device(self) -> bool:
+        return self._engine.outputs_on_device
+
+    def __repr__(self) -> str:
+        return f"Engine({self.path!r}, device={self.device!r}, {self.schema})"
+
+
+def _as_torch(value: Any) -> Any:
+    """numpy arrays (also inside tuples, lists and dicts) to tensors; everything else as it is."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        # Shares memory with the array; a read-only array is copied, since torch cannot wrap it safely.
+        return torch.from_numpy(value if value.flags.writeable else value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list):
+        return [_as_torch(item) for item in value]
+    if isinstance(value, tuple):
+        items = [_as_torch(item) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, dict):
+        return {key: _as_torch(item) for key, item in value.items()}
+    return value

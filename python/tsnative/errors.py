@@ -1,0 +1,32 @@
+"""tsnative's exceptions.
+
+Wrong inputs raise the built-in ``TypeError``/``ValueError`` and a missing file ``FileNotFoundError``; everything
+else tsnative raises derives from :class:`TsnativeError`. Messages are one readable paragraph, never a C++
+backtrace.
+"""
+
+from __future__ import annotations
+
+
+class TsnativeError(RuntimeError):
+    """Base of tsnative's own errors."""
+
+
+class ModelLoadError(TsnativeError):
+    """The file exists but is not a loadable TorchScript model.
+
+    ``path`` is the file and ``reason`` says why, e.g. "it is a torch.save checkpoint ..., not a TorchScript
+    program".
+    """
+
+    path: str = ""
+    reason: str = ""
+
+
+class DeviceUnavailableError(TsnativeError):
+    """The requested device cannot be used on this machine (no CUDA, or no such CUDA index)."""
+
+
+class InferenceError(TsnativeError):
+    """The model raised while running (e.g. a shape mismatch inside it); the message carries the TorchScript
+    traceback."""

@@ -11,11 +11,17 @@ namespace {
 
 // How a Python value reads in an error message: its Python type name ("str", "dict", "Tensor").
 std::string describe_python_value(py::handle value) {
+  if (value.is_none()) return "None";
   return py::str(py::type::handle_of(value).attr("__name__"));
 }
 
 c10::IValue convert_argument(const Engine& engine, size_t index, py::handle value) {
   const c10::Argument& argument = engine.schema().arguments().at(index + 1);  // +1: skip self
+  // LibTorch turns None into an undefined tensor for a Tensor argument; the core refuses that with the same
+  // message, but saying it here keeps the Python type name.
+  if (value.is_none() && argument.real_type()->kind() == c10::TypeKind::TensorType) {
+    throw InvalidType(type_mismatch_message(engine.signature(), index, "None"));
+  }
   try {
     return torch::jit::toIValue(value, argument.real_type(), argument.N());
   } catch (const py::cast_error&) {

@@ -81,7 +81,11 @@ void bind_arguments(const c10::FunctionSchema& schema, std::vector<c10::IValue>&
   for (size_t i = 0; i < expected; ++i) {
     const auto& argument = arguments[i + kSelf];
     // Tensors are by far the common case; checking the tag avoids building a TensorType per call.
-    if (inputs[i].isTensor() && argument.type()->kind() == c10::TypeKind::TensorType) continue;
+    if (inputs[i].isTensor() && argument.type()->kind() == c10::TypeKind::TensorType) {
+      // An undefined tensor is how None reaches a Tensor argument; the model would fail deep inside on it.
+      if (!inputs[i].toTensor().defined()) throw InvalidType(type_mismatch_message(describe(schema), i, "None"));
+      continue;
+    }
     const c10::TypePtr given = inputs[i].type();
     if (!given->isSubtypeOf(*argument.type())) {
       throw InvalidType(type_mismatch_message(describe(schema), i, given->annotation_str()));

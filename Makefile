@@ -1,0 +1,46 @@
+# The two commands:  make demo  (set up, build, export ResNet-18, compare Python and native)
+#                    make test  (set up, build, run pytest and the C++ tests)
+# Setup is idempotent: .venv is created and filled only when missing or when requirements-dev.txt changed.
+
+PYTHON    ?= python3
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+BUILD_DIR := build/python
+DEPS_DONE := $(VENV)/.deps-installed
+
+.PHONY: demo test build setup cpp-test-deps format clean
+
+demo: build
+	$(PY) scripts/demo.py
+
+test: build
+	$(PY) -m pytest
+	$(VENV)/bin/ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+setup: $(DEPS_DONE) cpp-test-deps
+
+$(DEPS_DONE): requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@
+
+# GoogleTest for the C++ tests, from Debian (needs root or sudo; elsewhere install it with your package manager).
+cpp-test-deps:
+	@if [ ! -f /usr/include/gtest/gtest.h ]; then \
+	  echo "Installing GoogleTest (Debian package libgtest-dev) for the C++ tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libgtest-dev >/dev/null; \
+	fi
+
+# Builds the C++ core, tsnative._C and the C++ tests in $(BUILD_DIR) (incremental) and installs the package
+# into .venv. --no-build-isolation: build against the torch in .venv, not a second copy.
+build: setup
+	$(PY) -m pip install --disable-pip-version-check -q --no-build-isolation --no-deps \
+	  -Ccmake.define.TSNATIVE_BUILD_TESTS=ON .
+
+format:
+	$(VENV)/bin/clang-format -i cpp/*/*.cpp cpp/*/*.h cpp/include/tsnative/*.h
+	$(VENV)/bin/ruff format python tests scripts benchmarks
+
+clean:
+	rm -rf build demo-out

@@ -1,0 +1,89 @@
+"""Fixtures: tiny models exported into tmp_path (no .pt file is committed), and the Python reference runner."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+
+
+def save_scripted(module: torch.nn.Module, path: Path) -> Path:
+    torch.jit.script(module.eval()).save(str(path))
+    return path
+
+
+def save_traced(module: torch.nn.Module, example: Any, path: Path) -> Path:
+    with torch.no_grad():
+        torch.jit.trace(module.eval(), example).save(str(path))
+    return path
+
+
+def python_reference(path: Path) -> Callable[..., Any]:
+    """The file run by Python TorchScript, as a user would: torch.jit.load then call."""
+    module = torch.jit.load(str(path))
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with torch.inference_mode():
+            return module(*args, **kwargs)
+
+    return run
+
+
+class ControlFlow(torch.nn.Module):
+    """The seed's control-flow module: the branch taken depends on the data, so only scripting keeps both."""
+
+    def __init__(self, n: int = 4) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.rand(n, n))
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.sum() > 0:
+            return self.weight.mv(input)
+        return self.weight + input
+
+
+class Recurrent(torch.nn.Module):
+    """Takes (x, h) and returns (new_h, new_h), like the seed's RNN cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        new_h = torch.tanh(self.linear(x) + h)
+        return new_h, new_h
+
+
+class DictAndList(torch.nn.Module):
+    """Dict and list inputs and outputs."""
+
+    def forward(
+        self, features: dict[str, torch.Tensor], weights: list[torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+        total = features["a"] * weights[0] + features["b"] * weights[1]
+        return {"total": total, "a": features["a"]}, [total.sum(), total.mean()]
+
+
+@pytest.fixture(scope="session")
+def resnet18_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """ResNet-18 with random weights (nothing downloads), exported by trace and by script."""
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    folder = tmp_path_factory.mktemp("resnet18")
+    return {
+        "trace": save_traced(model, torch.randn(1, 3, 224, 224), folder / "r18_trace.pt"),
+        "script": save_scripted(model, folder / "r18_script.pt"),
+    }
+
+
+@pytest.fixture
+def recurrent_file(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    return save_scripted(Recurrent(), tmp_path / "recurrent.pt")

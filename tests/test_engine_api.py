@@ -1,0 +1,57 @@
+"""The Engine's introspection: schema, device, load time, methods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from conftest import save_scripted
+
+import tsnative
+
+
+class TwoMethods(torch.nn.Module):
+    def forward(self, x: torch.Tensor, scale: float = 2.0) -> torch.Tensor:
+        return x * scale
+
+    @torch.jit.export
+    def negate(self, x: torch.Tensor) -> torch.Tensor:
+        return -x
+
+
+def test_schema_device_and_load_time(recurrent_file: Path) -> None:
+    engine = tsnative.Engine(recurrent_file)
+    assert str(engine.schema) == "forward(x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]"
+    assert [a.name for a in engine.schema.arguments] == ["x", "h"]
+    assert [a.type for a in engine.schema.arguments] == ["Tensor", "Tensor"]
+    assert engine.schema.returns == "Tuple[Tensor, Tensor]"
+    assert engine.device == "cpu"
+    assert engine.load_seconds > 0
+    assert engine.path == str(recurrent_file)
+    assert "forward(x: Tensor, h: Tensor)" in repr(engine)
+
+
+def test_defaults_and_chosen_method(tmp_path: Path) -> None:
+    path = save_scripted(TwoMethods(), tmp_path / "two.pt")
+    engine = tsnative.Engine(path)
+    scale = engine.schema.arguments[1]
+    assert (scale.name, scale.type, scale.default) == ("scale", "float", "2.")
+    assert engine.schema.arguments[0].default is None
+    torch.testing.assert_close(engine.predict(torch.ones(2)), torch.full((2,), 2.0))
+    torch.testing.assert_close(engine.predict(torch.ones(2), 3), torch.full((2,), 3.0))  # int accepted for float
+    assert set(engine.method_names) >= {"forward", "negate"}
+
+    negate = tsnative.Engine(path, method="negate")
+    assert negate.method == "negate"
+    torch.testing.assert_close(negate(torch.ones(2)), -torch.ones(2))
+
+
+def test_threads_setting_is_applied(recurrent_file: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        tsnative.Engine(recurrent_file, threads=1)
+        assert torch.get_num_threads() == 1
+        tsnative.Engine(recurrent_file)  # None leaves the process-wide setting alone
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

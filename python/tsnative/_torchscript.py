@@ -22,10 +22,12 @@ def torchscript_calls() -> Iterator[None]:
     global _noted
     if not _noted:
         _noted = True
+        sys.stdout.flush()  # keep the note in order with what was printed before it
         print(
             "tsnative: note: TorchScript is deprecated upstream (torch 2.14 warns on every torch.jit call); "
             "it still works and tsnative uses it deliberately.",
             file=sys.stderr,
+            flush=True,
         )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_DEPRECATION_MESSAGE, category=FutureWarning)

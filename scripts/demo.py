@@ -1,0 +1,100 @@
+"""`make demo`: export a ResNet-18 (random weights: nothing downloads) to TorchScript, run the file through
+Python TorchScript and through tsnative.Engine, and print how well the outputs agree and how long each takes.
+
+    python scripts/demo.py [--mode trace|script] [--batch 1] [--iters 20] [--out demo-out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torchvision
+
+import tsnative
+from tsnative._torchscript import torchscript_calls
+
+
+def export_resnet18(mode: str, example: torch.Tensor, path: Path) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    with torchscript_calls(), torch.no_grad():
+        exported = torch.jit.trace(model, example) if mode == "trace" else torch.jit.script(model)
+        exported.save(str(path))
+    return model
+
+
+def interleaved_latencies(
+    paths: dict[str, Callable[[], object]], warmup: int, iters: int
+) -> dict[str, list[float]]:
+    """Milliseconds per call for each path, measured in alternating rounds so machine drift hits all alike."""
+    for run in paths.values():
+        for _ in range(warmup):
+            run()
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(iters):
+        for name, run in paths.items():
+            start = time.perf_counter()
+            run()
+            samples[name].append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["trace", "script"], default="trace")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("demo-out"))
+    args = parser.parse_args()
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"resnet18_{args.mode}.pt"
+    x = torch.randn(args.batch, 3, 224, 224)
+    print(f"Exporting ResNet-18 (random weights) by torch.jit.{args.mode} to {path} ...")
+    eager = export_resnet18(args.mode, x, path)
+    print(f"  {path.stat().st_size / 1e6:.1f} MB")
+
+    start = time.perf_counter()
+    with torchscript_calls():
+        python_module = torch.jit.load(str(path))
+    python_load = time.perf_counter() - start
+    engine = tsnative.Engine(path, device="cpu")
+    print(f"Loaded: Python torch.jit.load {python_load * 1e3:.1f} ms, "
+          f"tsnative.Engine {engine.load_seconds * 1e3:.1f} ms   {engine.schema}")
+
+    def run_python() -> torch.Tensor:
+        with torch.inference_mode():
+            return python_module(x)
+
+    def run_eager() -> torch.Tensor:
+        with torch.inference_mode():
+            return eager(x)
+
+    python_out, native_out, eager_out = run_python(), engine.predict(x), run_eager()
+    top5 = lambda logits: logits.topk(5, dim=1).indices  # noqa: E731
+    print("\nAgreement (batch of %d, logits of 1000 classes):" % args.batch)
+    print(f"  max |native - Python TorchScript| = {(native_out - python_out).abs().max().item():.3e}")
+    print(f"  max |native - Python eager|       = {(native_out - eager_out).abs().max().item():.3e}")
+    print(f"  top-5 classes equal (native vs Python TorchScript): {torch.equal(top5(native_out), top5(python_out))}")
+
+    samples = interleaved_latencies(
+        {"Python eager": run_eager, "Python TorchScript": run_python, "tsnative.Engine": lambda: engine.predict(x)},
+        warmup=args.warmup,
+        iters=args.iters,
+    )
+    print(f"\nLatency, batch {args.batch}, CPU, {torch.get_num_threads()} threads, {args.iters} interleaved rounds:")
+    print(f"  {'path':<20} {'median ms':>10} {'min ms':>8} {'max ms':>8}")
+    for name, values in samples.items():
+        print(f"  {name:<20} {statistics.median(values):>10.2f} {min(values):>8.2f} {max(values):>8.2f}")
+    ratio = statistics.median(samples["tsnative.Engine"]) / statistics.median(samples["Python TorchScript"])
+    print(f"  tsnative.Engine / Python TorchScript (median): {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -82,6 +82,13 @@ if(NOT _cuda_build OR _nvcc)
         find_library(CUDA_nvrtc_LIBRARY nvrtc HINTS "${_toolkit}/lib64" "${_toolkit}/lib")
       endif()
     endif()
+    # tsnative compiles no CUDA code; these only keep TorchConfig's CUDA probing from failing or running GPUs.
+    if(NOT DEFINED CMAKE_CUDA_STANDARD)
+      set(CMAKE_CUDA_STANDARD 17)  # else C++20 is copied over, which CMake < 3.26 cannot pass to nvcc
+    endif()
+    if(NOT DEFINED TORCH_CUDA_ARCH_LIST AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+      set(TORCH_CUDA_ARCH_LIST "8.0")  # skips detecting installed GPUs with a try_run at configure time
+    endif()
     message(STATUS "tsnative: CUDA build of torch; toolkit ${_toolkit}, nvrtc ${CUDA_nvrtc_LIBRARY}")
   endif()
   find_package(Torch REQUIRED CONFIG PATHS "${Torch_DIR}" NO_DEFAULT_PATH)

@@ -8,12 +8,15 @@ PY        := $(VENV)/bin/python
 BUILD_DIR := build/python
 DEPS_DONE := $(VENV)/.deps-installed
 
-.PHONY: demo test build setup cpp-test-deps format clean
+CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/include/tsnative/*.h)
+PY_SOURCES  = python tests scripts benchmarks
+
+.PHONY: demo test build setup cpp-test-deps lint format clean
 
 demo: build
 	$(PY) scripts/demo.py
 
-test: build
+test: build lint
 	$(PY) -m pytest
 	$(VENV)/bin/ctest --test-dir $(BUILD_DIR) --output-on-failure
 
@@ -38,9 +41,15 @@ build: setup
 	$(PY) -m pip install --disable-pip-version-check -q --no-build-isolation --no-deps \
 	  -Ccmake.define.TSNATIVE_BUILD_TESTS=ON .
 
-format:
-	$(VENV)/bin/clang-format -i cpp/*/*.cpp cpp/*/*.h cpp/include/tsnative/*.h
-	$(VENV)/bin/ruff format python tests scripts benchmarks
+lint: setup
+	$(VENV)/bin/ruff check $(PY_SOURCES)
+	$(VENV)/bin/ruff format --check $(PY_SOURCES)
+	$(VENV)/bin/clang-format --dry-run -Werror $(CPP_SOURCES)
+
+format: setup
+	$(VENV)/bin/ruff check --fix $(PY_SOURCES)
+	$(VENV)/bin/ruff format $(PY_SOURCES)
+	$(VENV)/bin/clang-format -i $(CPP_SOURCES)
 
 clean:
 	rm -rf build demo-out

@@ -28,9 +28,7 @@ def export_resnet18(mode: str, example: torch.Tensor, path: Path) -> torch.nn.Mo
     return model
 
 
-def interleaved_latencies(
-    paths: dict[str, Callable[[], object]], warmup: int, iters: int
-) -> dict[str, list[float]]:
+def interleaved_latencies(paths: dict[str, Callable[[], object]], warmup: int, iters: int) -> dict[str, list[float]]:
     """Milliseconds per call for each path, measured in alternating rounds so machine drift hits all alike."""
     for run in paths.values():
         for _ in range(warmup):
@@ -65,8 +63,10 @@ def main() -> None:
         python_module = torch.jit.load(str(path))
     python_load = time.perf_counter() - start
     engine = tsnative.Engine(path, device="cpu")
-    print(f"Loaded: Python torch.jit.load {python_load * 1e3:.1f} ms, "
-          f"tsnative.Engine {engine.load_seconds * 1e3:.1f} ms   {engine.schema}")
+    print(
+        f"Loaded: Python torch.jit.load {python_load * 1e3:.1f} ms, "
+        f"tsnative.Engine {engine.load_seconds * 1e3:.1f} ms   {engine.schema}"
+    )
 
     def run_python() -> torch.Tensor:
         with torch.inference_mode():
@@ -78,7 +78,7 @@ def main() -> None:
 
     python_out, native_out, eager_out = run_python(), engine.predict(x), run_eager()
     top5 = lambda logits: logits.topk(5, dim=1).indices  # noqa: E731
-    print("\nAgreement (batch of %d, logits of 1000 classes):" % args.batch)
+    print(f"\nAgreement (batch of {args.batch}, logits of 1000 classes):")
     print(f"  max |native - Python TorchScript| = {(native_out - python_out).abs().max().item():.3e}")
     print(f"  max |native - Python eager|       = {(native_out - eager_out).abs().max().item():.3e}")
     print(f"  top-5 classes equal (native vs Python TorchScript): {torch.equal(top5(native_out), top5(python_out))}")

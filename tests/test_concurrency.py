@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-from conftest import save_scripted
 
 import tsnative
+from conftest import save_scripted
 
 
 def test_eight_threads_match_serial_results(recurrent_file: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from conftest import save_scripted
 
 import tsnative
+from conftest import save_scripted
 
 
 class TwoMethods(torch.nn.Module):

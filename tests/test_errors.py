@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import save_scripted
 
 import tsnative
+from conftest import save_scripted
 
 
 def assert_clean_load_error(path: Path, reason_part: str) -> None:
@@ -104,7 +104,9 @@ def test_model_failure_is_inference_error_and_does_not_poison(recurrent_file: Pa
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
 def test_cuda_without_cuda_is_a_clear_error(recurrent_file: Path, device: str) -> None:
-    with pytest.raises(tsnative.DeviceUnavailableError, match=f'device "{device}" requested, but CUDA is not available'):
+    with pytest.raises(
+        tsnative.DeviceUnavailableError, match=f'device "{device}" requested, but CUDA is not available'
+    ):
         tsnative.Engine(recurrent_file, device=device)
 
 

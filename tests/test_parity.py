@@ -8,9 +8,9 @@ from typing import Optional, Tuple
 import numpy as np
 import pytest
 import torch
-from conftest import ControlFlow, DictAndList, python_reference, save_scripted, save_traced
 
 import tsnative
+from conftest import ControlFlow, DictAndList, python_reference, save_scripted, save_traced
 
 
 @pytest.mark.parametrize("mode", ["trace", "script"])
@@ -85,7 +85,7 @@ def test_traced_module_with_example_batch(tmp_path: Path) -> None:
 class Scalars(torch.nn.Module):
     def forward(
         self, n: int, scale: float = 2.0, tag: str = "x", flag: bool = True
-    ) -> Tuple[float, str, bool, Optional[int]]:  # noqa: UP006, UP045 (TorchScript reads typing's names)
+    ) -> Tuple[float, str, bool, Optional[int]]:
         return float(n) * scale, tag + "!", not flag, None
 
 

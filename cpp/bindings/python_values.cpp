@@ -33,8 +33,7 @@ c10::IValue convert_argument(const Engine& engine, size_t index, py::handle valu
 
 }  // namespace
 
-std::vector<c10::IValue> arguments_from_python(const Engine& engine, const py::args& args,
-                                               const py::kwargs& kwargs) {
+std::vector<c10::IValue> arguments_from_python(const Engine& engine, const py::args& args, const py::kwargs& kwargs) {
   const MethodSignature& signature = engine.signature();
   const size_t expected = signature.arguments.size();
   std::vector<c10::IValue> inputs;
@@ -53,8 +52,8 @@ std::vector<c10::IValue> arguments_from_python(const Engine& engine, const py::a
     if (index == expected) {
       std::string names;
       for (const auto& argument : signature.arguments) names += (names.empty() ? "" : ", ") + argument.name;
-      throw InvalidType(signature.name + "() got an unexpected keyword argument '" + name + "' (arguments: " +
-                        names + ")");
+      throw InvalidType(signature.name + "() got an unexpected keyword argument '" + name + "' (arguments: " + names +
+                        ")");
     }
     if (index < args.size()) {
       throw InvalidType(signature.name + "() got multiple values for argument '" + name + "'");

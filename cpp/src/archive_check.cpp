@@ -30,7 +30,8 @@ std::string not_a_zip_reason(const std::array<unsigned char, 4>& magic, std::str
            "torch.jit.script/trace or tsnative.export";
   }
   return "not a zip archive (TorchScript files are zip archives written by torch.jit.save; this one starts with "
-         "bytes " + hex_prefix(magic, count) + ")";
+         "bytes " +
+         hex_prefix(magic, count) + ")";
 }
 
 }  // namespace

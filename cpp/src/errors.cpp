@@ -2,8 +2,7 @@
 
 namespace tsnative {
 
-FileNotFound::FileNotFound(std::string path)
-    : Error("No such file: '" + path + "'"), path_(std::move(path)) {}
+FileNotFound::FileNotFound(std::string path) : Error("No such file: '" + path + "'"), path_(std::move(path)) {}
 
 ModelLoadError::ModelLoadError(std::string path, std::string reason)
     : Error("Cannot load '" + path + "' as a TorchScript model: " + reason),

@@ -101,8 +101,8 @@ TEST_F(EngineTest, WrongArgumentsAreTypeErrorsAndDoNotPoison) {
 }
 
 TEST_F(EngineTest, ModelErrorsAreInferenceErrors) {
-  const auto path = save_module(dir.file("matmul.pt"),
-                                "def forward(self, x: Tensor) -> Tensor:\n  return x @ torch.ones(4, 5)\n");
+  const auto path =
+      save_module(dir.file("matmul.pt"), "def forward(self, x: Tensor) -> Tensor:\n  return x @ torch.ones(4, 5)\n");
   Engine engine(path);
   try {
     engine.run({torch::ones({2, 3})});

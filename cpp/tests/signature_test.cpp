@@ -1,7 +1,7 @@
 #include "tsnative/signature.h"
 
-#include <gtest/gtest.h>
 #include <ATen/ops/ones.h>
+#include <gtest/gtest.h>
 #include <torch/csrc/jit/frontend/function_schema_parser.h>
 
 #include "tsnative/errors.h"

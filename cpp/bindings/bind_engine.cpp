@@ -38,7 +38,9 @@ void bind_engine(py::module_& module) {
                              [](const Engine& engine) { return engine.options().outputs_on_device; })
       .def_property_readonly("load_seconds", &Engine::load_seconds)
       .def_property_readonly("signature", &Engine::signature)
-      .def_property_readonly("method_names", &Engine::method_names);
+      .def_property_readonly("method_names", &Engine::method_names)
+      .def_property_readonly("metadata_json", &Engine::metadata_json)
+      .def_property_readonly("parameter_count", &Engine::parameter_count);
 }
 
 }  // namespace tsnative::python

@@ -23,15 +23,19 @@ struct Engine::Impl {
   torch::jit::Module module;
   std::optional<torch::jit::Method> method;
   MethodSignature signature;
+  std::string metadata_json;
   double load_seconds = 0.0;
 };
 
 namespace {
 
-torch::jit::Module load_module(const std::string& path, c10::Device device) {
+torch::jit::Module load_module(const std::string& path, c10::Device device, std::string& metadata_json) {
   try {
+    torch::jit::ExtraFilesMap extra_files{{kMetadataFile, ""}};
     // map_location = device: parameters are created on the device instead of copied there afterwards.
-    return torch::jit::load(path, device);
+    auto module = torch::jit::load(path, device, extra_files);
+    metadata_json = extra_files[kMetadataFile];
+    return module;
   } catch (const c10::Error& e) {
     throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
   } catch (const std::exception& e) {
@@ -58,7 +62,7 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   }
 
   detail::check_torchscript_archive(path);
-  impl_->module = load_module(path, impl_->device);
+  impl_->module = load_module(path, impl_->device, impl_->metadata_json);
   impl_->module.eval();
   impl_->method = impl_->module.find_method(impl_->options.method);
   if (!impl_->method) {
@@ -100,6 +104,14 @@ c10::Device Engine::device() const { return impl_->device; }
 const std::string& Engine::path() const { return impl_->path; }
 const EngineOptions& Engine::options() const { return impl_->options; }
 double Engine::load_seconds() const { return impl_->load_seconds; }
+
+const std::string& Engine::metadata_json() const { return impl_->metadata_json; }
+
+int64_t Engine::parameter_count() const {
+  int64_t count = 0;
+  for (const auto& parameter : impl_->module.parameters()) count += parameter.numel();
+  return count;
+}
 
 std::vector<std::string> Engine::method_names() const {
   std::vector<std::string> names;

@@ -10,16 +10,22 @@ from __future__ import annotations
 import torch  # noqa: F401
 
 from . import _C  # noqa: F401
+from ._version import __version__
 from .engine import Engine
 from .errors import DeviceUnavailableError, InferenceError, ModelLoadError, TsnativeError
-
-__version__ = "0.1.0"
+from .export import ExportError, ExportVerificationError, export
+from .report import CheckResult, ExportReport
 
 __all__ = [
+    "CheckResult",
     "DeviceUnavailableError",
     "Engine",
+    "ExportError",
+    "ExportReport",
+    "ExportVerificationError",
     "InferenceError",
     "ModelLoadError",
     "TsnativeError",
     "__version__",
+    "export",
 ]

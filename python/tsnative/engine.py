@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -97,6 +98,18 @@ class Engine:
     def method_names(self) -> list[str]:
         """Every method of the TorchScript module (``forward`` and any ``@torch.jit.export`` ones)."""
         return self._engine.method_names
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        """What ``tsnative.export`` recorded in the file (inputs, outputs, export mode, versions, verification),
+        or ``None`` for a file exported otherwise."""
+        text = self._engine.metadata_json
+        return json.loads(text) if text else None
+
+    @property
+    def parameter_count(self) -> int:
+        """Elements in the module's parameters; 0 for a frozen module (see ``metadata["parameters"]``)."""
+        return self._engine.parameter_count
 
     @property
     def outputs_on_device(self) -> bool:

@@ -12,6 +12,9 @@
 
 namespace tsnative {
 
+// The TorchScript extra file in which tsnative.export records what the model expects (inputs, export mode...).
+inline constexpr const char* kMetadataFile = "tsnative.json";
+
 struct EngineOptions {
   std::string device = "cpu";      // "cpu", "cuda" (= "cuda:0") or "cuda:N"
   std::string method = "forward";  // the TorchScript method run() calls
@@ -43,6 +46,11 @@ class Engine {
   const std::string& path() const;
   const EngineOptions& options() const;
   double load_seconds() const;  // wall time of the constructor: checks, torch::jit::load, eval, placement
+
+  // The export metadata tsnative.export stores in the file (JSON text, see kMetadataFile); "" when absent.
+  const std::string& metadata_json() const;
+  // Elements in the module's parameters (0 for a frozen module, whose weights became constants).
+  int64_t parameter_count() const;
 
  private:
   struct Impl;

@@ -1,0 +1,118 @@
+"""The `tsnative` command line: export a torchvision model, inspect an exported file.
+
+    tsnative export resnet18 r18.pt --mode script
+    tsnative info r18.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from .engine import Engine
+from .errors import TsnativeError
+from .export import export
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tsnative", description="Take a PyTorch model out of Python.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    export_parser = commands.add_parser(
+        "export",
+        help="export a torchvision classification model (random weights) to TorchScript, verified",
+        description="Export a torchvision classification model with random weights (nothing is downloaded) to a "
+        "TorchScript file, verified against eager PyTorch through the native engine.",
+    )
+    export_parser.add_argument("model", help="torchvision model name, e.g. resnet18, mobilenet_v3_small")
+    export_parser.add_argument("out", type=Path, help="the .pt file to write")
+    export_parser.add_argument("--mode", choices=["script", "trace", "auto"], default="script")
+    export_parser.add_argument("--batch", type=int, default=2, help="batch size of the example input (default 2)")
+    export_parser.add_argument("--size", type=int, default=224, help="image height and width (default 224)")
+    export_parser.add_argument("--classes", type=int, default=1000, help="number of output classes (default 1000)")
+    export_parser.add_argument("--no-optimize", action="store_true", help="do not freeze the module")
+    export_parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+
+    info_parser = commands.add_parser("info", help="show what an exported file expects and records")
+    info_parser.add_argument("path", type=Path)
+    info_parser.add_argument("--json", action="store_true", help="print the recorded metadata as JSON")
+
+    args = parser.parse_args(argv)
+    try:
+        return _export(args) if args.command == "export" else _info(args)
+    except (TsnativeError, FileNotFoundError, ValueError, TypeError) as error:
+        print(f"tsnative {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    import torchvision
+
+    available = torchvision.models.list_models(module=torchvision.models)
+    if args.model not in available:
+        close = difflib.get_close_matches(args.model, available, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; available: {', '.join(available)}"
+        raise ValueError(f"model: {args.model!r} is not a torchvision classification model{hint}")
+    torch.manual_seed(args.seed)
+    model = torchvision.models.get_model(args.model, weights=None, num_classes=args.classes)
+    example = torch.randn(args.batch, 3, args.size, args.size)
+    print(f"Exporting {args.model} (random weights) by {args.mode} to {args.out} ...", flush=True)
+    report = export(model, example, args.out, mode=args.mode, optimize=not args.no_optimize)
+    print(report)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    engine = Engine(args.path)
+    metadata = engine.metadata
+    if args.json:
+        print(json.dumps(metadata, indent=2))
+        return 0
+    parameters = metadata["parameters"] if metadata else engine.parameter_count
+    lines = [
+        f"file        {engine.path} ({args.path.stat().st_size / 1e6:.1f} MB)",
+        f"schema      {engine.schema}",
+        f"methods     {', '.join(engine.method_names)}",
+        f"parameters  {parameters:,}",
+    ]
+    if metadata is None:
+        lines.append("metadata    none (not exported by tsnative.export)")
+    else:
+        verification = metadata["verification"]
+        checks = verification["checks"]
+        lines += [
+            f"model       {metadata['model']}",
+            *(f"input       {item['name']}: {_describe(item)}" for item in metadata["inputs"]),
+            f"output      {_describe(metadata['outputs'])}",
+            f"batch       {'dynamic (verified)' if metadata['dynamic_batch'] else 'as recorded'}",
+            f"export      {metadata['export_mode']}, optimizations: {', '.join(metadata['optimizations']) or 'none'}",
+            f"verified    {'passed' if verification['passed'] else 'FAILED'} on {len(checks)} inputs "
+            f"(rtol={verification['rtol']:g}, atol={verification['atol']:g})",
+            f"created     {metadata['created']} with torch {metadata['torch_version']}, "
+            f"tsnative {metadata['tsnative_version']}",
+        ]
+    print("\n".join(lines))
+    return 0
+
+
+def _describe(item: dict) -> str:
+    """A metadata description as text: "float32 [N, 3, 224, 224]", "Tuple[float32 [N, 4], ...]"."""
+    if item["type"] == "Tensor":
+        dims = ["N" if d == -1 else str(d) for d in item["shape"]]
+        return f"{item['dtype']} [{', '.join(dims)}]"
+    items = item.get("items")
+    if isinstance(items, list):
+        return f"{item['type']}[{', '.join(_describe(i) for i in items)}]"
+    if isinstance(items, dict):
+        return "dict{" + ", ".join(f"{k}: {_describe(v)}" for k, v in items.items()) + "}"
+    return item["type"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

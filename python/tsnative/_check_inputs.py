@@ -51,7 +51,5 @@ def default_check_inputs(example: tuple[Any, ...]) -> list[tuple[str, tuple[Any,
     batch = batch_size(example)
     if batch is not None:
         for new_batch in sorted({1, batch + 2} - {batch}):
-            checks.append(
-                (f"batch {new_batch}", map_tensors(example, lambda t, n=new_batch: _with_batch(t, batch, n)))
-            )
+            checks.append((f"batch {new_batch}", map_tensors(example, lambda t, n=new_batch: _with_batch(t, batch, n))))
     return checks

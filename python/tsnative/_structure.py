@@ -39,8 +39,10 @@ def describe(value: Any) -> dict[str, Any]:
     if isinstance(value, torch.Tensor):
         return {"type": "Tensor", "dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape)}
     if isinstance(value, (tuple, list)):
-        return {"type": type(value).__name__ if not hasattr(value, "_fields") else "tuple",
-                "items": [describe(item) for item in value]}
+        return {
+            "type": type(value).__name__ if not hasattr(value, "_fields") else "tuple",
+            "items": [describe(item) for item in value],
+        }
     if isinstance(value, dict):
         return {"type": "dict", "items": {str(key): describe(item) for key, item in value.items()}}
     return {"type": "None" if value is None else type(value).__name__}

@@ -1,7 +1,7 @@
 """The `tsnative` command line: export a torchvision model, inspect an exported file.
 
-    tsnative export resnet18 r18.pt --mode script
-    tsnative info r18.pt
+tsnative export resnet18 r18.pt --mode script
+tsnative info r18.pt
 """
 
 from __future__ import annotations

@@ -40,8 +40,10 @@ class ExportVerificationError(TsnativeError):
     """The exported file's outputs differ from eager PyTorch's; ``report`` says where and by how much."""
 
     def __init__(self, report: ExportReport) -> None:
-        super().__init__(f"the exported model does not reproduce eager PyTorch's outputs; {report.path} was not "
-                         f"written (pass strict=False to keep it)\n{report}")
+        super().__init__(
+            f"the exported model does not reproduce eager PyTorch's outputs; {report.path} was not "
+            f"written (pass strict=False to keep it)\n{report}"
+        )
         self.report = report
 
 
@@ -99,8 +101,18 @@ def export(
         checks = _verify(model, draft, example, check_inputs, rtol, atol)
         verify_seconds = time.perf_counter() - start
 
-        report = ExportReport(path, used_mode, optimizations, checks, rtol, atol, export_seconds, verify_seconds,
-                              notes=notes, parameters=sum(p.numel() for p in model.parameters()))
+        report = ExportReport(
+            path,
+            used_mode,
+            optimizations,
+            checks,
+            rtol,
+            atol,
+            export_seconds,
+            verify_seconds,
+            notes=notes,
+            parameters=sum(p.numel() for p in model.parameters()),
+        )
         if not report.passed and strict:
             draft.unlink(missing_ok=True)
             raise ExportVerificationError(report)
@@ -125,16 +137,18 @@ def _to_torchscript(
         except Exception as error:  # TorchScript's frontend raises several unrelated exception types
             reason = _scripting_error_paragraph(error)
             if mode == "script":
-                raise ExportError(f"{type(model).__name__} cannot be scripted: {reason}. "
-                                  'Use mode="trace" (or "auto") to trace it on the example instead.') from None
+                raise ExportError(
+                    f"{type(model).__name__} cannot be scripted: {reason}. "
+                    'Use mode="trace" (or "auto") to trace it on the example instead.'
+                ) from None
             message = f"{type(model).__name__} cannot be scripted ({reason}); fell back to torch.jit.trace"
             warnings.warn(f"tsnative.export: {message}", stacklevel=3)
             notes.append(message)
     with warnings.catch_warnings(record=True) as caught, torch.no_grad():
         warnings.simplefilter("always", torch.jit.TracerWarning)
         traced = torch.jit.trace(model, example, check_trace=False, strict=False)
-    for message in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if w.category is torch.jit.TracerWarning):
-        notes.append(f"trace warning: {message}")
+    tracer_messages = [str(w.message).splitlines()[0] for w in caught if w.category is torch.jit.TracerWarning]
+    notes.extend(f"trace warning: {message}" for message in dict.fromkeys(tracer_messages))
     return traced, "trace"
 
 
@@ -189,15 +203,17 @@ def _verify(
     return results
 
 
-def _metadata(model: torch.nn.Module, example: tuple[Any, ...], report: ExportReport, generated: bool) -> dict[str, Any]:
+def _metadata(
+    model: torch.nn.Module, example: tuple[Any, ...], report: ExportReport, generated: bool
+) -> dict[str, Any]:
     names = _input_names(model, len(example))
     inputs = [{"name": name, **describe(value)} for name, value in zip(names, example, strict=True)]
     with torch.no_grad():
         outputs = describe(model(*example))
     batch = batch_size(example)
     batch_checks = [c for c in report.checks if c.label.startswith("batch ")]
-    dynamic_batch = batch is not None and generated and bool(batch_checks) and all(
-        c.passed and not c.skipped for c in batch_checks
+    dynamic_batch = (
+        batch is not None and generated and bool(batch_checks) and all(c.passed and not c.skipped for c in batch_checks)
     )
     if dynamic_batch:
         inputs = [mark_dynamic_batch(item, batch) for item in inputs]

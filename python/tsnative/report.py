@@ -66,7 +66,9 @@ class ExportReport:
                 f"  {check.label:<10} {check.input_shapes:<24} {check.max_abs_diff:>9.2e} {check.max_rel_diff:>9.2e} "
                 f"{topk:>8}  {result}"
             )
-        lines.append(f"  tolerance rtol={self.rtol:g}, atol={self.atol:g}; max rel = max |native - eager| / (|eager| + atol)")
+        lines.append(
+            f"  tolerance rtol={self.rtol:g}, atol={self.atol:g}; max rel = max |native - eager| / (|eager| + atol)"
+        )
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -76,7 +78,8 @@ def compare(label: str, input_shapes: str, native: Any, eager: Any, rtol: float,
     native_leaves, eager_leaves = list(leaves(native)), list(leaves(eager))
     native_paths, eager_paths = [p for p, _ in native_leaves], [p for p, _ in eager_leaves]
     if native_paths != eager_paths:
-        return CheckResult(label, input_shapes, False, problem=f"output structure differs: {native_paths} vs {eager_paths}")
+        problem = f"output structure differs: {native_paths} vs {eager_paths}"
+        return CheckResult(label, input_shapes, False, problem=problem)
     result = CheckResult(label, input_shapes, True, max_abs_diff=0.0, max_rel_diff=0.0)
     for (path, got), (_, want) in zip(native_leaves, eager_leaves, strict=True):
         where = path or "output"
@@ -99,6 +102,6 @@ def compare(label: str, input_shapes: str, native: Any, eager: Any, rtol: float,
             result.passed, result.problem = False, f"{where}: values differ beyond tolerance"
         if result.topk_agreement is None and want.dim() == 2 and want.is_floating_point() and want.shape[1] >= 2:
             k = 5 if want.shape[1] > 5 else 1  # top-5 of 5 or fewer classes would always agree
-            same = (got64.topk(k, dim=1).indices.sort(dim=1).values == want64.topk(k, dim=1).indices.sort(dim=1).values)
+            same = got64.topk(k, dim=1).indices.sort(dim=1).values == want64.topk(k, dim=1).indices.sort(dim=1).values
             result.topk, result.topk_agreement = k, same.all(dim=1).double().mean().item()
     return result

@@ -11,7 +11,7 @@ DEPS_DONE := $(VENV)/.deps-installed
 CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/include/tsnative/*.h)
 PY_SOURCES  = python tests scripts benchmarks
 
-.PHONY: demo test build setup cpp-test-deps lint format clean
+.PHONY: demo test build setup system-deps lint format clean
 
 demo: build
 	$(PY) scripts/demo.py
@@ -20,19 +20,22 @@ test: build lint
 	$(PY) -m pytest
 	$(VENV)/bin/ctest --test-dir $(BUILD_DIR) --output-on-failure
 
-setup: $(DEPS_DONE) cpp-test-deps
+setup: $(DEPS_DONE) system-deps
 
 $(DEPS_DONE): requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $@
 
-# GoogleTest for the C++ tests, from Debian (needs root or sudo; elsewhere install it with your package manager).
-cpp-test-deps:
-	@if [ ! -f /usr/include/gtest/gtest.h ]; then \
-	  echo "Installing GoogleTest (Debian package libgtest-dev) for the C++ tests"; \
+# C++ libraries from Debian (needs root or sudo; elsewhere install them with your package manager):
+# nlohmann-json (core: export metadata, ts-infer --json), CLI11 (ts-infer's options), GoogleTest (C++ tests).
+SYSTEM_PACKAGES = nlohmann-json3-dev libcli11-dev libgtest-dev
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libgtest-dev >/dev/null; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # Builds the C++ core, tsnative._C and the C++ tests in $(BUILD_DIR) (incremental) and installs the package

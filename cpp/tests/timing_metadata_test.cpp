@@ -1,0 +1,45 @@
+// The timing routine and the metadata reader of the core.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "test_models.h"
+#include "tsnative/engine.h"
+#include "tsnative/errors.h"
+#include "tsnative/metadata.h"
+#include "tsnative/timing.h"
+
+namespace tsnative {
+namespace {
+
+TEST(Timing, CountsRunsAndOrdersPercentiles) {
+  testing::TempDir dir;
+  const auto path = testing::save_module(dir.file("m.pt"), "def forward(self, x: Tensor) -> Tensor:\n  return x @ x\n");
+  const Engine engine(path);
+  const auto stats = time_engine(engine, {torch::randn({32, 32})}, {.warmup = 2, .iterations = 7, .batch_size = 4});
+  ASSERT_EQ(stats.samples_ms.size(), 7u);
+  EXPECT_GT(stats.first_ms, 0.0);
+  EXPECT_LE(stats.min_ms, stats.p50_ms);
+  EXPECT_LE(stats.p50_ms, stats.p90_ms);
+  EXPECT_LE(stats.p90_ms, stats.p99_ms);
+  EXPECT_LE(stats.p99_ms, stats.max_ms);
+  EXPECT_EQ(stats.p99_ms, stats.max_ms);  // nearest rank of 99% of 7 samples is the 7th
+  EXPECT_NEAR(stats.throughput_per_s, 4 * 7 / (stats.mean_ms * 7 / 1000.0), 1e-6);
+  EXPECT_THROW(time_engine(engine, {torch::randn({2, 2})}, {.iterations = 0}), InvalidValue);
+}
+
+TEST(Metadata, ReadsRecordedInputs) {
+  const auto inputs = recorded_inputs(R"({"inputs": [
+      {"name": "x", "type": "Tensor", "dtype": "float32", "shape": [-1, 3, 224, 224]},
+      {"name": "scale", "type": "float"}]})");
+  ASSERT_EQ(inputs.size(), 2u);
+  EXPECT_EQ(inputs[0].name, "x");
+  EXPECT_EQ(inputs[0].shape, (std::vector<int64_t>{-1, 3, 224, 224}));
+  EXPECT_EQ(inputs[1].type, "float");
+  EXPECT_TRUE(inputs[1].shape.empty());
+  EXPECT_TRUE(recorded_inputs("").empty());
+  EXPECT_THROW(recorded_inputs("{not json"), InvalidValue);
+  EXPECT_THROW(recorded_inputs(R"({"inputs": [{"name": "x"}]})"), InvalidValue);
+}
+
+}  // namespace
+}  // namespace tsnative

@@ -1,0 +1,125 @@
+// ts-infer: load a TorchScript model, run it on random or .npy input, print the top classes, optionally time it.
+//   ts-infer MODEL.pt [--device cpu|cuda|cuda:N] [--batch N | --shape 1x3x224x224] [--input FILE.npy]
+//                     [--topk K] [--threads N] [--warmup N --iters N] [--json]
+// Exit status: 0 done, 1 the model or input could not be loaded or run, 2 wrong usage.
+#include <ATen/Parallel.h>
+#include <ATen/core/ivalue.h>
+#include <ATen/Context.h>
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "inputs.h"
+#include "report.h"
+#include "tsnative/engine.h"
+#include "tsnative/errors.h"
+#include "tsnative/metadata.h"
+#include "tsnative/timing.h"
+
+namespace tsnative::ts_infer {
+namespace {
+
+struct Arguments {
+  std::string model;
+  EngineOptions engine;
+  InputRequest input;
+  std::string shape_text;
+  int64_t topk = 5;
+  int warmup = -1;  // -1: 10 when --iters is given
+  int iterations = 0;
+  bool json = false;
+};
+
+// The first tensor in an output structure (the logits of a classifier, the first of a tuple...).
+at::Tensor first_tensor(const c10::IValue& value) {
+  if (value.isTensor()) return value.toTensor();
+  if (value.isTuple()) {
+    for (const auto& element : value.toTupleRef().elements()) {
+      if (auto found = first_tensor(element); found.defined()) return found;
+    }
+  }
+  if (value.isList()) {
+    for (const c10::IValue element : value.toList()) {
+      if (auto found = first_tensor(element); found.defined()) return found;
+    }
+  }
+  if (value.isGenericDict()) {
+    for (const auto& entry : value.toGenericDict()) {
+      if (auto found = first_tensor(entry.value()); found.defined()) return found;
+    }
+  }
+  return {};
+}
+
+int run(const Arguments& arguments) {
+  std::optional<Engine> engine;
+  try {
+    engine.emplace(arguments.model, arguments.engine);
+  } catch (const FileNotFound& e) {
+    std::cerr << "Error loading model: " << e.what() << std::endl;
+    return 1;
+  } catch (const ModelLoadError& e) {
+    std::cerr << "Error loading model: " << e.what() << std::endl;
+    return 1;
+  }
+
+  at::manual_seed(arguments.input.seed);
+  const auto inputs = prepare_inputs(recorded_inputs(engine->metadata_json()), arguments.input);
+  std::vector<c10::IValue> values;
+  for (const auto& input : inputs) values.emplace_back(input.tensor);
+
+  const int warmup = arguments.warmup >= 0 ? arguments.warmup : 10;
+  RunReport report{*engine, at::get_num_threads(), inputs, {}, {}, std::nullopt, warmup};
+  if (arguments.iterations > 0) {
+    const int64_t batch = inputs.front().tensor.dim() > 0 ? inputs.front().tensor.size(0) : 1;
+    report.timing = time_engine(*engine, values, {warmup, arguments.iterations, batch});
+  }
+  report.output = first_tensor(engine->run(values));
+  if (!report.output.defined()) throw InferenceError("the model's output holds no tensor to report");
+  report.topk = top_classes(report.output, arguments.topk);
+  arguments.json ? print_json(report) : print_text(report);
+  return 0;
+}
+
+}  // namespace
+}  // namespace tsnative::ts_infer
+
+int main(int argc, char** argv) {
+  using tsnative::ts_infer::Arguments;
+  Arguments arguments;
+  CLI::App app{"Run a TorchScript model natively (LibTorch) and print its top classes; time it with --iters.",
+               "ts-infer"};
+  app.add_option("model", arguments.model, "TorchScript file (.pt)")->required();
+  app.add_option("--device", arguments.engine.device, "cpu, cuda or cuda:N")->capture_default_str();
+  auto* batch = app.add_option("--batch", arguments.input.batch, "batch size of the random input")
+                    ->check(CLI::PositiveNumber);
+  auto* shape = app.add_option("--shape", arguments.shape_text, "input shape, e.g. 1x3x224x224");
+  auto* input = app.add_option("--input", arguments.input.npy_path, "input data: a .npy file (float32/64, int64)");
+  input->excludes(batch)->excludes(shape);
+  app.add_option("--topk", arguments.topk, "how many classes to print")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", arguments.engine.threads, "intra-op threads (0: LibTorch's default)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup", arguments.warmup, "untimed runs before timing (default 10)")->check(CLI::NonNegativeNumber);
+  app.add_option("--iters", arguments.iterations, "timed runs; 0 for no timing")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", arguments.input.seed, "seed of the random input")->capture_default_str();
+  app.add_flag("--json", arguments.json, "print one JSON object instead of text");
+
+  try {
+    app.parse(argc, argv);
+    if (!arguments.shape_text.empty()) arguments.input.shape = tsnative::ts_infer::parse_shape(arguments.shape_text);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {  // CLI::ParseError, or a malformed --shape
+    std::cerr << "ts-infer: " << e.what() << "\n"
+              << "usage: ts-infer MODEL.pt [--device D] [--batch N | --shape AxBxC] [--input FILE.npy] [--topk K] "
+                 "[--threads N] [--warmup N --iters N] [--json]   (--help for more)"
+              << std::endl;
+    return 2;
+  }
+  try {
+    return tsnative::ts_infer::run(arguments);
+  } catch (const std::exception& e) {
+    std::cerr << "Error: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 BUILD_DIR := build/python
 DEPS_DONE := $(VENV)/.deps-installed
 
-CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/include/tsnative/*.h)
+CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/tools/*/*.cpp cpp/tools/*/*.h cpp/include/tsnative/*.h)
 PY_SOURCES  = python tests scripts benchmarks
 
 .PHONY: demo test build setup system-deps lint format clean

@@ -12,10 +12,10 @@
 namespace tsnative::ts_infer {
 
 struct InputRequest {
-  std::optional<std::string> npy_path;     // --input
+  std::optional<std::string> npy_path;        // --input
   std::optional<std::vector<int64_t>> shape;  // --shape
-  std::optional<int64_t> batch;            // --batch
-  uint64_t seed = 0;                       // --seed
+  std::optional<int64_t> batch;               // --batch
+  uint64_t seed = 0;                          // --seed
 };
 
 struct PreparedInput {

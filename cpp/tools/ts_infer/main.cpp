@@ -2,9 +2,9 @@
 //   ts-infer MODEL.pt [--device cpu|cuda|cuda:N] [--batch N | --shape 1x3x224x224] [--input FILE.npy]
 //                     [--topk K] [--threads N] [--warmup N --iters N] [--json]
 // Exit status: 0 done, 1 the model or input could not be loaded or run, 2 wrong usage.
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/ivalue.h>
-#include <ATen/Context.h>
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -91,15 +91,18 @@ int main(int argc, char** argv) {
                "ts-infer"};
   app.add_option("model", arguments.model, "TorchScript file (.pt)")->required();
   app.add_option("--device", arguments.engine.device, "cpu, cuda or cuda:N")->capture_default_str();
-  auto* batch = app.add_option("--batch", arguments.input.batch, "batch size of the random input")
-                    ->check(CLI::PositiveNumber);
+  auto* batch =
+      app.add_option("--batch", arguments.input.batch, "batch size of the random input")->check(CLI::PositiveNumber);
   auto* shape = app.add_option("--shape", arguments.shape_text, "input shape, e.g. 1x3x224x224");
   auto* input = app.add_option("--input", arguments.input.npy_path, "input data: a .npy file (float32/64, int64)");
   input->excludes(batch)->excludes(shape);
-  app.add_option("--topk", arguments.topk, "how many classes to print")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--topk", arguments.topk, "how many classes to print")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--threads", arguments.engine.threads, "intra-op threads (0: LibTorch's default)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--warmup", arguments.warmup, "untimed runs before timing (default 10)")->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup", arguments.warmup, "untimed runs before timing (default 10)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--iters", arguments.iterations, "timed runs; 0 for no timing")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", arguments.input.seed, "seed of the random input")->capture_default_str();
   app.add_flag("--json", arguments.json, "print one JSON object instead of text");

@@ -68,8 +68,8 @@ void print_text(const RunReport& report) {
   }
   if (report.timing) {
     const LatencyStats& t = *report.timing;
-    std::cout << "Timing (" << engine.device().str() << ", " << report.threads << " threads, warmup "
-              << report.warmup << ", " << t.samples_ms.size() << " iterations):\n"
+    std::cout << "Timing (" << engine.device().str() << ", " << report.threads << " threads, warmup " << report.warmup
+              << ", " << t.samples_ms.size() << " iterations):\n"
               << "  load             " << format("%8.2f", engine.load_seconds() * 1e3) << " ms\n"
               << "  first inference  " << format("%8.2f", t.first_ms) << " ms\n"
               << "  latency  min " << format("%.2f", t.min_ms) << "  p50 " << format("%.2f", t.p50_ms) << "  p90 "
@@ -96,9 +96,10 @@ void print_json(const RunReport& report) {
                              {"source", input.source}});
   }
   const at::Tensor values = report.output.detach().to(at::kCPU).to(at::kDouble).contiguous();
-  out["output"] = {{"dtype", dtype_text(report.output)},
-                   {"shape", report.output.sizes().vec()},
-                   {"values", std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + values.numel())}};
+  out["output"] = {
+      {"dtype", dtype_text(report.output)},
+      {"shape", report.output.sizes().vec()},
+      {"values", std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + values.numel())}};
   out["topk"] = nlohmann::json::array();
   for (const auto& row : report.topk) {
     nlohmann::json scores = nlohmann::json::array();
@@ -108,11 +109,11 @@ void print_json(const RunReport& report) {
   out["timing"] = nullptr;
   if (report.timing) {
     const LatencyStats& t = *report.timing;
-    out["timing"] = {{"warmup", report.warmup},       {"iterations", t.samples_ms.size()},
-                     {"first_ms", t.first_ms},        {"min_ms", t.min_ms},
-                     {"p50_ms", t.p50_ms},            {"p90_ms", t.p90_ms},
-                     {"p99_ms", t.p99_ms},            {"max_ms", t.max_ms},
-                     {"mean_ms", t.mean_ms},          {"throughput_per_s", t.throughput_per_s},
+    out["timing"] = {{"warmup", report.warmup},   {"iterations", t.samples_ms.size()},
+                     {"first_ms", t.first_ms},    {"min_ms", t.min_ms},
+                     {"p50_ms", t.p50_ms},        {"p90_ms", t.p90_ms},
+                     {"p99_ms", t.p99_ms},        {"max_ms", t.max_ms},
+                     {"mean_ms", t.mean_ms},      {"throughput_per_s", t.throughput_per_s},
                      {"samples_ms", t.samples_ms}};
   }
   std::cout << out.dump(2) << std::endl;

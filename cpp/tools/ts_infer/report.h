@@ -22,8 +22,8 @@ struct RunReport {
   const Engine& engine;
   int threads;
   const std::vector<PreparedInput>& inputs;
-  at::Tensor output;                                   // the first tensor of the output
-  std::vector<std::vector<ClassScore>> topk;           // per row; empty when the output is not class scores
+  at::Tensor output;                          // the first tensor of the output
+  std::vector<std::vector<ClassScore>> topk;  // per row; empty when the output is not class scores
   std::optional<LatencyStats> timing;
   int warmup = 0;
 };

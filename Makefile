@@ -31,7 +31,7 @@ $(DEPS_DONE): requirements-dev.txt
 # nlohmann-json (core: export metadata, ts-infer --json), CLI11 (ts-infer's options), GoogleTest (C++ tests).
 SYSTEM_PACKAGES = nlohmann-json3-dev libcli11-dev libgtest-dev
 system-deps:
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages: $$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

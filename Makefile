@@ -1,4 +1,4 @@
-# The two commands:  make demo  (set up, build, export ResNet-18, compare Python and native)
+# The two commands:  make demo  (set up, build, export ResNet-18, compare Python and native, a small study)
 #                    make test  (set up, build, run pytest and the C++ tests)
 # Setup is idempotent: .venv is created and filled only when missing or when requirements-dev.txt changed.
 
@@ -11,10 +11,15 @@ DEPS_DONE := $(VENV)/.deps-installed
 CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/tools/*/*.cpp cpp/tools/*/*.h cpp/include/tsnative/*.h)
 PY_SOURCES  = python tests scripts benchmarks
 
-.PHONY: demo test build setup system-deps lint format clean
+.PHONY: demo test bench build setup system-deps lint format clean
 
 demo: build
 	$(PY) scripts/demo.py
+	$(VENV)/bin/tsnative bench resnet18 --mode trace --batch 1,8 --budget 10 --out demo-out/bench
+
+# The README's full study (several minutes): benchmarks/results/resnet18/
+bench: build
+	bash benchmarks/study.sh
 
 test: build lint
 	$(PY) -m pytest

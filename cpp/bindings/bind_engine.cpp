@@ -3,6 +3,7 @@
 #include "bindings.h"
 #include "python_values.h"
 #include "tsnative/engine.h"
+#include "tsnative/timing.h"
 
 namespace py = pybind11;
 
@@ -31,6 +32,15 @@ void bind_engine(py::module_& module) {
             return output_to_python(std::move(output));
           },
           "Runs the method on Python values (tensors, tuples, lists, dicts, scalars).")
+      .def(
+          "time",
+          [](const Engine& engine, const py::tuple& inputs, int warmup, int iterations, int64_t batch_size) {
+            const auto values = arguments_from_python(engine, py::reinterpret_borrow<py::args>(inputs), {});
+            py::gil_scoped_release release;  // the whole timed loop runs in C++
+            return time_engine(engine, values, {warmup, iterations, batch_size});
+          },
+          py::arg("inputs"), py::kw_only(), py::arg("warmup") = 10, py::arg("iterations") = 100,
+          py::arg("batch_size") = 1, "Times run() in a C++ loop (tsnative::time_engine).")
       .def_property_readonly("path", &Engine::path)
       .def_property_readonly("device", [](const Engine& engine) { return engine.device().str(); })
       .def_property_readonly("method", [](const Engine& engine) { return engine.options().method; })

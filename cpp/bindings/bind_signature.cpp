@@ -2,6 +2,7 @@
 
 #include "bindings.h"
 #include "tsnative/signature.h"
+#include "tsnative/timing.h"
 
 namespace py = pybind11;
 
@@ -24,6 +25,17 @@ void bind_signature(py::module_& module) {
       .def_readonly("returns", &MethodSignature::returns)
       .def("__str__", &MethodSignature::str)
       .def("__repr__", [](const MethodSignature& signature) { return "<MethodSignature " + signature.str() + ">"; });
+
+  py::class_<LatencyStats>(module, "LatencyStats", "Latencies of a timed C++ loop (tsnative::time_engine).")
+      .def_readonly("first_ms", &LatencyStats::first_ms)
+      .def_readonly("min_ms", &LatencyStats::min_ms)
+      .def_readonly("p50_ms", &LatencyStats::p50_ms)
+      .def_readonly("p90_ms", &LatencyStats::p90_ms)
+      .def_readonly("p99_ms", &LatencyStats::p99_ms)
+      .def_readonly("max_ms", &LatencyStats::max_ms)
+      .def_readonly("mean_ms", &LatencyStats::mean_ms)
+      .def_readonly("throughput_per_s", &LatencyStats::throughput_per_s)
+      .def_readonly("samples_ms", &LatencyStats::samples_ms);
 }
 
 }  // namespace tsnative::python

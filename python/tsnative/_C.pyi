@@ -17,6 +17,17 @@ class MethodSignature:
     @property
     def returns(self) -> str: ...
 
+class LatencyStats:
+    first_ms: float
+    min_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    throughput_per_s: float
+    samples_ms: list[float]
+
 class Engine:
     def __init__(
         self,
@@ -28,6 +39,9 @@ class Engine:
         threads: int = 0,
     ) -> None: ...
     def predict(self, *args: Any, **kwargs: Any) -> Any: ...
+    def time(
+        self, inputs: tuple[Any, ...], *, warmup: int = 10, iterations: int = 100, batch_size: int = 1
+    ) -> LatencyStats: ...
     @property
     def path(self) -> str: ...
     @property

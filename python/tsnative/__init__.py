@@ -11,6 +11,7 @@ import torch  # noqa: F401
 
 from . import _C  # noqa: F401
 from ._version import __version__
+from .bench import bench
 from .engine import Engine
 from .errors import DeviceUnavailableError, InferenceError, ModelLoadError, TsnativeError
 from .export import ExportError, ExportVerificationError, export
@@ -27,5 +28,6 @@ __all__ = [
     "ModelLoadError",
     "TsnativeError",
     "__version__",
+    "bench",
     "export",
 ]

@@ -39,13 +39,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_parser.add_argument("--no-optimize", action="store_true", help="do not freeze the module")
     export_parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
 
+    bench_parser = commands.add_parser(
+        "bench",
+        help="the Python-vs-C++ study: load time and latency per path, batch size, mode and device",
+        description="Measure one model along every path (Python eager, Python TorchScript, tsnative.Engine from "
+        "Python, the C++ loop, ONNX Runtime) and write results.json, results.csv and plots.",
+    )
+    bench_parser.add_argument("model", help="torchvision model name (random weights) or a TorchScript .pt file")
+    bench_parser.add_argument("--mode", default="script,trace", help="export modes, comma-separated")
+    bench_parser.add_argument("--device", default="cpu", help="devices, comma-separated: cpu,cuda")
+    bench_parser.add_argument("--batch", default="1,2,4,8,16,32", help="batch sizes, comma-separated")
+    bench_parser.add_argument("--threads", type=int, default=None, help="intra-op threads for every path")
+    bench_parser.add_argument("--size", type=int, default=224, help="input height and width (default 224)")
+    bench_parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (bench-out)")
+    bench_parser.add_argument("--budget", type=float, default=30.0, help="seconds per configuration at most")
+    bench_parser.add_argument("--target-spread", type=float, default=0.05, help="stop when IQR/median is below")
+    bench_parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out")
+    bench_parser.add_argument("--no-cold-loads", action="store_true", help="skip fresh-process load timings")
+    bench_parser.add_argument("--cold-repeats", type=int, default=3, help="fresh processes per cold load (3)")
+
     info_parser = commands.add_parser("info", help="show what an exported file expects and records")
     info_parser.add_argument("path", type=Path)
     info_parser.add_argument("--json", action="store_true", help="print the recorded metadata as JSON")
 
     args = parser.parse_args(argv)
     try:
-        return _export(args) if args.command == "export" else _info(args)
+        handlers = {"export": _export, "info": _info, "bench": _bench}
+        return handlers[args.command](args)
     except (TsnativeError, FileNotFoundError, ValueError, TypeError) as error:
         print(f"tsnative {args.command}: error: {error}", file=sys.stderr)
         return 1
@@ -65,6 +85,35 @@ def _export(args: argparse.Namespace) -> int:
     print(f"Exporting {args.model} (random weights) by {args.mode} to {args.out} ...", flush=True)
     report = export(model, example, args.out, mode=args.mode, optimize=not args.no_optimize)
     print(report)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import bench
+    from .bench.report import print_table
+
+    def numbers(text: str) -> list[int]:
+        try:
+            return [int(part) for part in text.split(",")]
+        except ValueError:
+            raise ValueError(f"--batch: expected comma-separated integers like 1,8,32, got {text!r}") from None
+
+    results = bench(
+        args.model,
+        out=args.out,
+        modes=args.mode.split(","),
+        devices=args.device.split(","),
+        batches=numbers(args.batch),
+        threads=args.threads,
+        size=args.size,
+        budget_seconds=args.budget,
+        target_spread=args.target_spread,
+        onnx=not args.no_onnx,
+        cold_loads=not args.no_cold_loads,
+        cold_load_repeats=args.cold_repeats,
+    )
+    print_table(results)
+    print(f"results.json, results.csv and plots written to {args.out}")
     return 0
 
 

@@ -1,0 +1,62 @@
+"""Cold load times: each path's first load in a fresh process (file in the page cache, nothing else warm).
+
+Run as ``python -m tsnative.bench.cold_load PATH FILE DEVICE THREADS``; prints the load time in milliseconds.
+For the C++ path, ts-infer (a process without Python) reports its own load time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def measure_in_fresh_process(path: str, file: Path, device: str, threads: int) -> float | None:
+    """Milliseconds, or None when the path cannot be measured here (e.g. ts-infer not installed)."""
+    if path == "native_cpp":
+        ts_infer = Path(sys.executable).parent / "ts-infer"
+        binary = str(ts_infer) if ts_infer.exists() else shutil.which("ts-infer")
+        if binary is None:
+            return None
+        command = [binary, str(file), "--device", device, "--threads", str(threads), "--json"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        return json.loads(result.stdout)["load_ms"] if result.returncode == 0 else None
+    command = [sys.executable, "-m", "tsnative.bench.cold_load", path, str(file), device, str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return float(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else None
+
+
+def _load_once(path: str, file: str, device: str, threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    if path == "onnxruntime":
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        start = time.perf_counter()
+        onnxruntime.InferenceSession(file, options, providers=["CPUExecutionProvider"])
+        return (time.perf_counter() - start) * 1e3
+    import warnings
+
+    import tsnative
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    loaders = {
+        "eager": lambda: torch.load(file, weights_only=False).eval().to(device),
+        "torchscript": lambda: torch.jit.load(file, map_location=device),
+        "native": lambda: tsnative.Engine(file, device=device),
+    }
+    start = time.perf_counter()
+    loaders[path]()
+    return (time.perf_counter() - start) * 1e3
+
+
+if __name__ == "__main__":
+    path_name, file_name, device_name, thread_count = sys.argv[1:5]
+    print(f"{_load_once(path_name, file_name, device_name, int(thread_count)):.3f}")

@@ -1,0 +1,156 @@
+"""tsnative bench: the study runs every path and writes a complete, documented result set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import tsnative
+from conftest import save_scripted
+from tsnative.bench.run import SCHEMA
+
+PATHS = {"eager", "torchscript", "native", "native_cpp", "onnxruntime"}
+LATENCY_FIELDS = {
+    "mode",
+    "device",
+    "batch",
+    "path",
+    "label",
+    "median_ms",
+    "p90_ms",
+    "p99_ms",
+    "iqr_ms",
+    "mean_ms",
+    "min_ms",
+    "throughput_per_s",
+    "samples",
+    "rounds",
+    "spread",
+    "stable",
+    "speedup_vs_eager",
+}
+LOAD_FIELDS = {"mode", "device", "path", "label", "cold_load_ms", "warm_load_ms", "first_inference_ms", "first_batch"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class TinyConvNet(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1))
+        self.head = torch.nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+def test_cli_bench_writes_every_output(tmp_path: Path) -> None:
+    pytest.importorskip("torchvision")
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "bench"
+    command = [
+        sys.executable,
+        "-m",
+        "tsnative.cli",
+        "bench",
+        "mobilenet_v3_small",
+        "--size",
+        "32",
+        "--batch",
+        "1,2",
+        "--mode",
+        "script",
+        "--budget",
+        "1",
+        "--cold-repeats",
+        "1",
+        "--out",
+        str(out),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "latency per call" in result.stdout and "load and first inference" in result.stdout
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["schema"] == SCHEMA
+    assert set(results) >= {
+        "model",
+        "input_shape",
+        "created",
+        "machine",
+        "settings",
+        "files",
+        "notes",
+        "loads",
+        "latency",
+    }
+    settings = results["settings"]
+    assert settings["warmup"] >= 1 and settings["min_rounds"] >= 1 and settings["target_spread"] > 0
+    assert settings["threads"] == torch.get_num_threads()
+    assert set(results["files"]) == {"module", "script", "onnx"} and all(results["files"].values())
+
+    assert {row["path"] for row in results["latency"]} == PATHS
+    assert len(results["latency"]) == 2 * len(PATHS)  # two batch sizes
+    for row in results["latency"]:
+        assert set(row) == LATENCY_FIELDS
+        assert row["median_ms"] > 0 and row["samples"] >= settings["iters_per_round"] * settings["min_rounds"]
+        assert row["min_ms"] <= row["median_ms"] <= row["p90_ms"] <= row["p99_ms"]
+        assert isinstance(row["stable"], bool) and row["rounds"] >= settings["min_rounds"]
+        assert row["speedup_vs_eager"] > 0
+    for row in results["loads"]:
+        assert set(row) == LOAD_FIELDS
+        assert row["cold_load_ms"] > 0 and row["warm_load_ms"] > 0 and row["first_inference_ms"] > 0
+
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("mode,device,batch,path,median_ms") and len(csv_lines) == 1 + 2 * len(PATHS)
+    for name in ("latency_vs_batch.png", "speedup_vs_eager.png", "load_times.png"):
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
+
+
+def test_python_api_with_a_module(tmp_path: Path) -> None:
+    results = tsnative.bench(
+        TinyConvNet(),
+        modes=["trace"],
+        batches=[1, 3],
+        size=16,
+        onnx=False,
+        cold_loads=False,
+        budget_seconds=0.5,
+        min_rounds=2,
+        progress=False,
+        threads=1,
+    )
+    assert {row["path"] for row in results["latency"]} == PATHS - {"onnxruntime"}
+    assert {row["batch"] for row in results["latency"]} == {1, 3}
+    assert all(row["cold_load_ms"] is None for row in results["loads"])  # not asked for
+    assert results["settings"]["threads"] == 1
+
+
+def test_torchscript_file_runs_its_torchscript_paths(tmp_path: Path) -> None:
+    path = save_scripted(TinyConvNet(), tmp_path / "tiny.pt")
+    results = tsnative.bench(path, batches=[2], size=16, cold_loads=False, budget_seconds=0.5, progress=False)
+    assert {row["path"] for row in results["latency"]} == {"torchscript", "native", "native_cpp"}
+    assert all(row["speedup_vs_eager"] is None for row in results["latency"])
+    assert "eager and ONNX Runtime paths not available" in results["notes"][0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_without_cuda_is_refused_up_front() -> None:
+    with pytest.raises(tsnative.DeviceUnavailableError, match="CUDA is not available"):
+        tsnative.bench(TinyConvNet(), devices=["cuda"], progress=False)
+
+
+def test_engine_time_is_the_cpp_loop(tmp_path: Path) -> None:
+    engine = tsnative.Engine(save_scripted(TinyConvNet(), tmp_path / "tiny.pt"))
+    stats = engine.time(torch.randn(4, 3, 16, 16), warmup=1, iterations=6, batch_size=4)
+    assert len(stats.samples_ms) == 6 and stats.first_ms > 0
+    assert stats.min_ms <= stats.p50_ms <= stats.p90_ms <= stats.p99_ms <= stats.max_ms
+    assert stats.throughput_per_s == pytest.approx(4 * 6 / (sum(stats.samples_ms) / 1000))
+    with pytest.raises(TypeError, match="expected Tensor, got str"):
+        engine.time("not a tensor")
+    with pytest.raises(ValueError, match="iterations >= 1"):
+        engine.time(torch.randn(1, 3, 16, 16), iterations=0)

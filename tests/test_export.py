@@ -142,7 +142,8 @@ def test_explicit_check_inputs_and_no_optimize(tmp_path: Path) -> None:
     report = tsnative.export(model, torch.randn(2, 6), tmp_path / "lin.pt", check_inputs=checks, optimize=False)
     assert [c.label for c in report.checks] == ["check 1", "check 2"]
     assert report.optimizations == [] and report.passed
-    assert report.metadata["dynamic_batch"] is False  # only generated batch checks mark it dynamic
+    assert report.metadata["dynamic_batch"] is True  # given checks of other batch sizes passed
+    assert report.metadata["inputs"][0]["shape"] == [-1, 6]
     assert tsnative.Engine(tmp_path / "lin.pt").parameter_count == 21  # not frozen: parameters stay parameters
 
 

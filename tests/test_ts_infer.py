@@ -105,7 +105,11 @@ def test_json_has_every_field(exported_resnet18: Path) -> None:
 
 
 def test_text_timing(exported_resnet18: Path) -> None:
-    result = ts_infer(exported_resnet18, "--iters", "2", "--warmup", "0", "--threads", "1", "--shape", "1x3x64x64")
+    args = ("--iters", "2", "--warmup", "0", "--threads", "1", "--shape", "1x3x64x64")
+    refused = ts_infer(exported_resnet18, *args)  # 64x64 was not what the export recorded and verified
+    assert refused.returncode == 1
+    assert "input 'x': expected float32 tensor of shape [N, 3, 224, 224], got float32 [1, 3, 64, 64]" in refused.stderr
+    result = ts_infer(exported_resnet18, *args, "--no-input-check")
     assert result.returncode == 0, result.stderr
     assert "Timing (cpu, 1 threads, warmup 0, 2 iterations):" in result.stdout
     for field in ("load", "first inference", "latency  min", "p50", "p90", "p99", "max", "throughput"):

@@ -12,14 +12,16 @@ namespace tsnative::python {
 void bind_engine(py::module_& module) {
   py::class_<Engine>(module, "Engine", "A TorchScript model loaded by the C++ core (see tsnative.Engine).")
       .def(py::init([](const std::string& path, const std::string& device, const std::string& method,
-                       bool outputs_on_device, int threads) {
-             EngineOptions options{device, method, outputs_on_device, threads};
+                       bool outputs_on_device, int threads, bool check_inputs, const std::string& sha256,
+                       uint64_t max_archive_bytes) {
+             EngineOptions options{device, method, outputs_on_device, threads, check_inputs, sha256, max_archive_bytes};
              // Loading can take seconds: let other Python threads run meanwhile.
              py::gil_scoped_release release;
              return std::make_unique<Engine>(path, std::move(options));
            }),
            py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("method") = "forward",
-           py::arg("outputs_on_device") = false, py::arg("threads") = 0)
+           py::arg("outputs_on_device") = false, py::arg("threads") = 0, py::arg("check_inputs") = true,
+           py::arg("sha256") = "", py::arg("max_archive_bytes") = 0)
       .def(
           "predict",
           [](const Engine& engine, const py::args& args, const py::kwargs& kwargs) {

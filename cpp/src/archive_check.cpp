@@ -2,6 +2,8 @@
 
 #include <caffe2/serialize/inline_container.h>
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -34,15 +36,62 @@ std::string not_a_zip_reason(const std::array<unsigned char, 4>& magic, std::str
          hex_prefix(magic, count) + ")";
 }
 
+// More entries than any real model has (ResNet-152 has a few hundred): refuse before LibTorch indexes them.
+constexpr size_t kMaxEntries = 200'000;
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
+uint64_t physical_memory_bytes() {
+  return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+}
+
+std::string bytes_text(uint64_t bytes) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return bytes < 1'000'000 ? std::to_string(bytes) + " bytes" : buffer;
+}
+
+// Each record must fit in the file and the whole in the memory budget; names must stay inside the archive.
+void check_entries(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader, uint64_t file_size,
+                   uint64_t max_bytes) {
+  const auto records = reader.getAllRecords();
+  if (records.size() > kMaxEntries) {
+    throw ModelLoadError(path, "the archive has " + std::to_string(records.size()) + " entries, more than the " +
+                                   std::to_string(kMaxEntries) + " a model plausibly has");
+  }
+  const uint64_t budget = max_bytes ? max_bytes : physical_memory_bytes();
+  uint64_t total = 0;
+  for (const auto& name : records) {
+    if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos ||
+        name.find('\\') != std::string::npos) {
+      throw ModelLoadError(path, "entry name '" + name + "' points outside the archive");
+    }
+    const uint64_t size = reader.getRecordSize(name);
+    // Tensor data (data/...) is always stored uncompressed by torch, so it must lie inside the file. Other records
+    // (debug info) may be deflated, and DEFLATE cannot expand more than 1032 times.
+    const bool tensor_data = name.rfind("data/", 0) == 0;
+    const uint64_t offset = tensor_data ? reader.getRecordOffset(name) : 0;
+    if ((tensor_data && (offset > file_size || size > file_size - offset)) || size / kMaxDeflateRatio > file_size) {
+      throw ModelLoadError(path, "record '" + name + "' declares " + bytes_text(size) + ", more than the " +
+                                     bytes_text(file_size) + " file can hold (a corrupt or crafted archive)");
+    }
+    total += size;
+    if (total > budget) {
+      throw ModelLoadError(path, "the archive declares more than " + bytes_text(budget) +
+                                     " of data, the memory budget (max_archive_bytes)");
+    }
+  }
+}
+
 }  // namespace
 
-void check_torchscript_archive(const std::string& path) {
+void check_torchscript_archive(const std::string& path, uint64_t max_bytes) {
   namespace fs = std::filesystem;
   std::error_code error;
   const auto status = fs::status(path, error);
   if (!fs::exists(status)) throw FileNotFound(path);
   if (fs::is_directory(status)) throw ModelLoadError(path, "it is a directory, not a file");
-  if (fs::file_size(path, error) == 0) throw ModelLoadError(path, "the file is empty (0 bytes)");
+  const uint64_t file_size = fs::file_size(path, error);
+  if (file_size == 0) throw ModelLoadError(path, "the file is empty (0 bytes)");
 
   std::ifstream file(path, std::ios::binary);
   if (!file) throw ModelLoadError(path, "the file cannot be opened for reading");
@@ -70,6 +119,11 @@ void check_torchscript_archive(const std::string& path) {
                            "program; export the model with torch.jit.script/trace or tsnative.export");
     }
     throw ModelLoadError(path, "the zip archive holds no TorchScript program (no constants.pkl record)");
+  }
+  try {
+    check_entries(path, *reader, file_size, max_bytes);
+  } catch (const c10::Error& e) {  // a local header the central directory points to cannot be read
+    throw ModelLoadError(path, "corrupt zip archive (" + first_line(message_of(e)) + ")");
   }
 }
 

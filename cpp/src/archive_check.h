@@ -2,11 +2,14 @@
 // wrong file gets its own one-line reason instead of LibTorch's internal message.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace tsnative::detail {
 
-// Throws FileNotFound or ModelLoadError (empty, a directory, not a zip, truncated, a torch.save checkpoint).
-void check_torchscript_archive(const std::string& path);
+// Throws FileNotFound or ModelLoadError (empty, a directory, not a zip, truncated, a torch.save checkpoint, and
+// archives whose entries are implausible: too many, names escaping the archive, records declared larger than the
+// file can hold — tensor data is stored uncompressed — or more data in total than `max_bytes`, 0: physical memory).
+void check_torchscript_archive(const std::string& path, uint64_t max_bytes);
 
 }  // namespace tsnative::detail

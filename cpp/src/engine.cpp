@@ -6,13 +6,17 @@
 #include <torch/csrc/jit/serialization/import.h>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 
 #include "archive_check.h"
 #include "device.h"
 #include "error_text.h"
+#include "input_check.h"
 #include "ivalue_tensors.h"
+#include "sha256.h"
 #include "tsnative/errors.h"
+#include "tsnative/metadata.h"
 
 namespace tsnative {
 
@@ -24,6 +28,7 @@ struct Engine::Impl {
   std::optional<torch::jit::Method> method;
   MethodSignature signature;
   std::string metadata_json;
+  std::vector<InputSpec> recorded_inputs;  // from the metadata: what run() checks tensors against
   double load_seconds = 0.0;
 };
 
@@ -61,7 +66,9 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
                        std::to_string(impl_->options.threads));
   }
 
-  detail::check_torchscript_archive(path);
+  if (!std::filesystem::exists(path)) throw FileNotFound(path);
+  if (!impl_->options.sha256.empty()) detail::verify_sha256(path, impl_->options.sha256);
+  detail::check_torchscript_archive(path, impl_->options.max_archive_bytes);
   impl_->module = load_module(path, impl_->device, impl_->metadata_json);
   impl_->module.eval();
   impl_->method = impl_->module.find_method(impl_->options.method);
@@ -70,6 +77,13 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
                        "' (it has: " + method_list(impl_->module) + ")");
   }
   impl_->signature = describe(impl_->method->function().getSchema());
+  if (impl_->options.check_inputs && impl_->options.method == "forward") {
+    try {
+      impl_->recorded_inputs = recorded_inputs(impl_->metadata_json);
+    } catch (const InvalidValue& e) {
+      throw ModelLoadError(path, e.what());
+    }
+  }
   if (impl_->options.threads > 0) at::set_num_threads(impl_->options.threads);
   impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -80,6 +94,7 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 
 c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   bind_arguments(schema(), inputs);
+  detail::check_recorded_inputs(impl_->recorded_inputs, inputs);
   // InferenceMode is thread-local, so it is set here, on the thread that runs the model.
   c10::InferenceMode inference_mode;
   const bool on_cpu = impl_->device.is_cpu();

@@ -37,6 +37,9 @@ class Engine:
         method: str = "forward",
         outputs_on_device: bool = False,
         threads: int = 0,
+        check_inputs: bool = True,
+        sha256: str = "",
+        max_archive_bytes: int = 0,
     ) -> None: ...
     def predict(self, *args: Any, **kwargs: Any) -> Any: ...
     def time(

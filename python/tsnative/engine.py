@@ -36,10 +36,16 @@ class Engine:
         outputs_on_device: leave outputs on ``device`` instead of copying them back to the CPU.
         threads: intra-op threads for CPU work. LibTorch's setting is process-wide, so this changes it for every
             engine and for torch in this process; ``None`` leaves it as it is.
+        check_inputs: check tensors against the shapes and dtypes ``tsnative.export`` recorded (dtype, rank and
+            every dimension but a verified dynamic batch) before running ``forward``.
+        sha256: the file's expected SHA-256 (hex); a different file is refused before it is parsed.
+        max_archive_bytes: refuse a file whose archive declares more data than this (default: the machine's
+            physical memory).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        tsnative.ModelLoadError: the file is not a loadable TorchScript model (the message says why).
+        tsnative.ModelLoadError: the file is not a loadable TorchScript model, or not the pinned one (the message
+            says why).
         tsnative.DeviceUnavailableError: CUDA was asked for and cannot be used here.
         ValueError: a malformed device string, an unknown method, or a negative thread count.
     """
@@ -52,6 +58,9 @@ class Engine:
         method: str = "forward",
         outputs_on_device: bool = False,
         threads: int | None = None,
+        check_inputs: bool = True,
+        sha256: str | None = None,
+        max_archive_bytes: int | None = None,
     ) -> None:
         self._engine = _C.Engine(
             os.fspath(path),
@@ -59,6 +68,9 @@ class Engine:
             method=method,
             outputs_on_device=outputs_on_device,
             threads=0 if threads is None else threads,
+            check_inputs=check_inputs,
+            sha256=sha256 or "",
+            max_archive_bytes=max_archive_bytes or 0,
         )
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:

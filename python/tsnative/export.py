@@ -116,7 +116,7 @@ def export(
         if not report.passed and strict:
             draft.unlink(missing_ok=True)
             raise ExportVerificationError(report)
-        report.metadata = _metadata(model, example, report, check_inputs is None)
+        report.metadata = _metadata(model, example, report)
         with torchscript_calls():
             exported.save(str(draft), _extra_files={METADATA_FILE: json.dumps(report.metadata, indent=1)})
         os.replace(draft, path)
@@ -200,21 +200,20 @@ def _verify(
             results.append(CheckResult(label, shapes, False, problem=f"native raised: {first_line}"))
             continue
         results.append(compare(label, shapes, native, expected, rtol, atol))
+    for result, (_, inputs) in zip(results, checks, strict=True):
+        result.batch = batch_size(inputs)
     return results
 
 
-def _metadata(
-    model: torch.nn.Module, example: tuple[Any, ...], report: ExportReport, generated: bool
-) -> dict[str, Any]:
+def _metadata(model: torch.nn.Module, example: tuple[Any, ...], report: ExportReport) -> dict[str, Any]:
     names = _input_names(model, len(example))
     inputs = [{"name": name, **describe(value)} for name, value in zip(names, example, strict=True)]
     with torch.no_grad():
         outputs = describe(model(*example))
+    # The batch is dynamic when inputs of other batch sizes ran (generated or given) and all of them passed.
     batch = batch_size(example)
-    batch_checks = [c for c in report.checks if c.label.startswith("batch ")]
-    dynamic_batch = (
-        batch is not None and generated and bool(batch_checks) and all(c.passed and not c.skipped for c in batch_checks)
-    )
+    other_batches = [c for c in report.checks if not c.skipped and c.batch is not None and c.batch != batch]
+    dynamic_batch = batch is not None and bool(other_batches) and all(c.passed for c in other_batches)
     if dynamic_batch:
         inputs = [mark_dynamic_batch(item, batch) for item in inputs]
         outputs = mark_dynamic_batch(outputs, batch)

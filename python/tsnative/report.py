@@ -24,6 +24,7 @@ class CheckResult:
     topk_agreement: float | None = None  # share of rows whose top-k classes agree, for classifier-like outputs
     topk: int | None = None
     skipped: bool = False  # eager itself refused this generated input (e.g. a model for a fixed batch)
+    batch: int | None = None  # the input's batch size, when it has one
     problem: str = ""  # why it failed or was skipped
 
 

@@ -20,6 +20,9 @@ struct EngineOptions {
   std::string method = "forward";  // the TorchScript method run() calls
   bool outputs_on_device = false;  // false: outputs are copied back to the CPU; true: left on `device`
   int threads = 0;                 // intra-op threads; LibTorch's setting is process-wide. 0 leaves it alone
+  bool check_inputs = true;        // check tensors against the export metadata (dtype, rank, fixed dimensions)
+  std::string sha256;              // when set, the file's SHA-256 (hex) must match before anything is parsed
+  uint64_t max_archive_bytes = 0;  // refuse archives declaring more data than this; 0: the machine's memory
 };
 
 class Engine {

@@ -106,10 +106,14 @@ int main(int argc, char** argv) {
   app.add_option("--iters", arguments.iterations, "timed runs; 0 for no timing")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", arguments.input.seed, "seed of the random input")->capture_default_str();
   app.add_flag("--json", arguments.json, "print one JSON object instead of text");
+  app.add_option("--sha256", arguments.engine.sha256, "refuse the file unless its SHA-256 (hex) is this");
+  bool no_input_check = false;
+  app.add_flag("--no-input-check", no_input_check, "do not check inputs against the export metadata");
 
   try {
     app.parse(argc, argv);
     if (!arguments.shape_text.empty()) arguments.input.shape = tsnative::ts_infer::parse_shape(arguments.shape_text);
+    arguments.engine.check_inputs = !no_input_check;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const std::exception& e) {  // CLI::ParseError, or a malformed --shape

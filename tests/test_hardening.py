@@ -1,0 +1,158 @@
+"""Hostile and malformed files, bad inputs between good ones, many threads: clean errors, no crash, no mixing."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+
+import tsnative
+from conftest import Recurrent
+
+REPO = Path(__file__).resolve().parents[1]
+LOAD_IN_SUBPROCESS = """
+import sys, tsnative
+try:
+    tsnative.Engine(sys.argv[1])
+except (tsnative.ModelLoadError, FileNotFoundError) as error:
+    print(type(error).__name__, error)
+    sys.exit(3)
+print("loaded")
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("corpus")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_corpus.py"), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(folder.iterdir())
+    assert len(files) >= 15
+    return files
+
+
+def test_every_corpus_file_is_a_clean_python_error(corpus: list[Path]) -> None:
+    for path in corpus:
+        # A subprocess, so that a crash (a signal, a negative status) is a failure rather than the end of pytest.
+        result = subprocess.run(
+            [sys.executable, "-c", LOAD_IN_SUBPROCESS, str(path)], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 3, f"{path.name}: status {result.returncode}\n{result.stdout}{result.stderr}"
+        assert result.stdout.startswith("ModelLoadError Cannot load"), path.name
+        assert "Exception raised from" not in result.stdout, path.name
+
+
+def test_every_corpus_file_is_a_clean_ts_infer_exit_1(corpus: list[Path]) -> None:
+    ts_infer = Path(sys.executable).parent / "ts-infer"
+    for path in corpus:
+        result = subprocess.run([str(ts_infer), str(path)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, f"{path.name}: status {result.returncode}\n{result.stderr}"
+        assert result.stderr.startswith("Error loading model: "), path.name
+        assert len(result.stderr.strip().splitlines()) == 1, f"{path.name}: {result.stderr}"
+
+
+def test_declared_sizes_beyond_the_file_and_the_budget(corpus: list[Path], recurrent_file: Path) -> None:
+    bomb = next(path for path in corpus if path.name == "zip_bomb.pt")
+    declared = r"record 'data/0' declares 268\.4 MB, more than the 261\d+ bytes file can hold"
+    with pytest.raises(tsnative.ModelLoadError, match=declared):
+        tsnative.Engine(bomb)
+    with pytest.raises(tsnative.ModelLoadError, match=r"more than 1000 bytes of data, the memory budget"):
+        tsnative.Engine(recurrent_file, max_archive_bytes=1000)
+    assert tsnative.Engine(recurrent_file, max_archive_bytes=10**9).predict(torch.ones(1, 4), torch.ones(1, 4))
+
+
+def test_sha256_pin(recurrent_file: Path, tmp_path: Path) -> None:
+    digest = hashlib.sha256(recurrent_file.read_bytes()).hexdigest()
+    assert tsnative.Engine(recurrent_file, sha256=digest.upper()).predict(torch.ones(1, 4), torch.ones(1, 4))
+    with pytest.raises(tsnative.ModelLoadError, match=r"sha256 mismatch: expected 0000.*refused before parsing"):
+        tsnative.Engine(recurrent_file, sha256="0" * 64)
+    ts_infer = Path(sys.executable).parent / "ts-infer"
+    refused = subprocess.run(
+        [str(ts_infer), str(recurrent_file), "--sha256", "ab" * 32], capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 1 and "sha256 mismatch" in refused.stderr
+
+
+@pytest.fixture(scope="module")
+def exported_recurrent(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("hardening") / "recurrent.pt"
+    tsnative.export(Recurrent(), (torch.randn(2, 4), torch.randn(2, 4)), path)
+    return path
+
+
+def test_inputs_checked_against_the_export_metadata(exported_recurrent: Path) -> None:
+    engine = tsnative.Engine(exported_recurrent)
+    good = torch.randn(3, 4)
+    with pytest.raises(TypeError, match=r"input 'x': expected float32 tensor of shape \[N, 4\], got float64 \[3, 4\]"):
+        engine.predict(good.double(), good)
+    with pytest.raises(ValueError, match=r"input 'h': expected float32 tensor of shape \[N, 4\], got float32 \[3, 5\]"):
+        engine.predict(good, torch.randn(3, 5))
+    with pytest.raises(ValueError, match=r"got float32 \[4\]"):
+        engine.predict(torch.randn(4), good)
+    unchecked = tsnative.Engine(exported_recurrent, check_inputs=False)
+    with pytest.raises(tsnative.InferenceError):  # now the model itself meets the wrong shape
+        unchecked.predict(good, torch.randn(3, 5))
+
+
+def test_non_contiguous_and_empty_inputs(exported_recurrent: Path) -> None:
+    engine = tsnative.Engine(exported_recurrent)
+    h = torch.randn(4, 4)
+    strided = torch.randn(4, 8)[:, ::2]
+    assert not strided.is_contiguous()
+    torch.testing.assert_close(engine.predict(strided, h)[0], engine.predict(strided.contiguous(), h)[0])
+    empty_h, _ = engine.predict(torch.randn(0, 4), torch.randn(0, 4))
+    assert empty_h.shape == (0, 4)
+
+
+def test_500_alternating_bad_and_good_calls(exported_recurrent: Path) -> None:
+    engine = tsnative.Engine(exported_recurrent)
+    x, h = torch.randn(2, 4), torch.randn(2, 4)
+    reference = engine.predict(x, h)[0].clone()
+    bad_calls = [
+        lambda: engine.predict(x),
+        lambda: engine.predict(x, "h"),
+        lambda: engine.predict(x.double(), h),
+        lambda: engine.predict(x, torch.randn(2, 5)),
+        lambda: engine.predict(x, h, x),
+    ]
+    for index in range(250):
+        with pytest.raises((TypeError, ValueError)):
+            bad_calls[index % len(bad_calls)]()
+        output = engine.predict(x, h)[0]
+        assert torch.equal(output, reference), f"good call {index} differs after a failed call"
+        assert not output.requires_grad
+
+
+def test_8_threads_200_calls_each_get_their_own_result(exported_recurrent: Path) -> None:
+    engine = tsnative.Engine(exported_recurrent)
+    torch.manual_seed(3)
+    inputs = [(torch.randn(i + 1, 4), torch.randn(i + 1, 4)) for i in range(8)]  # per-thread shapes too
+    serial = [engine.predict(x, h)[0] for x, h in inputs]
+
+    def calls(index: int) -> int:
+        mismatches = 0
+        for _ in range(200):
+            mismatches += not torch.equal(engine.predict(*inputs[index])[0], serial[index])
+        return mismatches
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(calls, range(8))) == [0] * 8
+
+
+def test_exceptions_in_worker_threads_reach_the_caller(exported_recurrent: Path) -> None:
+    engine = tsnative.Engine(exported_recurrent)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        future = pool.submit(engine.predict, torch.randn(2, 4).double(), torch.randn(2, 4))
+        with pytest.raises(TypeError, match="expected float32"):
+            future.result()

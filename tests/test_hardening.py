@@ -156,3 +156,10 @@ def test_exceptions_in_worker_threads_reach_the_caller(exported_recurrent: Path)
         future = pool.submit(engine.predict, torch.randn(2, 4).double(), torch.randn(2, 4))
         with pytest.raises(TypeError, match="expected float32"):
             future.result()
+
+
+def test_memory_check_finds_no_growth_and_catches_the_leaking_control() -> None:
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "memory.py"), "--calls", "2000", "--cycles",
+                             "40"], capture_output=True, text=True, timeout=600)
+    assert "LEAK (caught, as it must be)" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout

@@ -159,7 +159,11 @@ def test_exceptions_in_worker_threads_reach_the_caller(exported_recurrent: Path)
 
 
 def test_memory_check_finds_no_growth_and_catches_the_leaking_control() -> None:
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "memory.py"), "--calls", "2000", "--cycles",
-                             "40"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "memory.py"), "--calls", "2000", "--cycles", "40"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "LEAK (caught, as it must be)" in result.stdout, result.stdout + result.stderr
     assert result.returncode == 0, result.stdout

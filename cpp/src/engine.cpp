@@ -28,7 +28,7 @@ struct Engine::Impl {
   std::optional<torch::jit::Method> method;
   MethodSignature signature;
   std::string metadata_json;
-  std::vector<InputSpec> recorded_inputs;  // from the metadata: what run() checks tensors against
+  std::vector<detail::TensorCheck> input_checks;  // from the metadata: what run() checks tensors against
   double load_seconds = 0.0;
 };
 
@@ -79,7 +79,7 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   impl_->signature = describe(impl_->method->function().getSchema());
   if (impl_->options.check_inputs && impl_->options.method == "forward") {
     try {
-      impl_->recorded_inputs = recorded_inputs(impl_->metadata_json);
+      impl_->input_checks = detail::tensor_checks(recorded_inputs(impl_->metadata_json));
     } catch (const InvalidValue& e) {
       throw ModelLoadError(path, e.what());
     }
@@ -94,7 +94,7 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 
 c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   bind_arguments(schema(), inputs);
-  detail::check_recorded_inputs(impl_->recorded_inputs, inputs);
+  detail::check_tensors(impl_->input_checks, inputs);
   // InferenceMode is thread-local, so it is set here, on the thread that runs the model.
   c10::InferenceMode inference_mode;
   const bool on_cpu = impl_->device.is_cpu();

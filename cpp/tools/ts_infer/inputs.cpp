@@ -15,12 +15,7 @@ namespace {
 const std::vector<int64_t> kDefaultShape{1, 3, 224, 224};  // the seeds' image batch
 
 c10::ScalarType dtype_named(const std::string& name) {
-  static const std::vector<std::pair<std::string, c10::ScalarType>> known{
-      {"float32", c10::kFloat}, {"float64", c10::kDouble}, {"float16", c10::kHalf}, {"bfloat16", c10::kBFloat16},
-      {"int64", c10::kLong},    {"int32", c10::kInt},      {"uint8", c10::kByte},   {"bool", c10::kBool}};
-  for (const auto& [known_name, type] : known) {
-    if (known_name == name) return type;
-  }
+  if (const auto type = dtype_from_name(name)) return *type;
   throw InvalidValue("metadata: ts-infer cannot make random data of dtype '" + name + "'");
 }
 

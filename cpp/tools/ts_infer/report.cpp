@@ -7,23 +7,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "tsnative/metadata.h"
+
 namespace tsnative::ts_infer {
 namespace {
-
-std::string shape_text(at::IntArrayRef shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
-std::string dtype_text(const at::Tensor& tensor) {
-  std::string name = c10::toString(tensor.scalar_type());  // "Float", "Long"...
-  if (name == "Float") return "float32";
-  if (name == "Double") return "float64";
-  if (name == "Long") return "int64";
-  if (name == "Int") return "int32";
-  return name;
-}
 
 std::string format(const char* pattern, double value) {
   char buffer[64];
@@ -52,10 +39,11 @@ void print_text(const RunReport& report) {
   std::cout << "Model loaded: " << engine.path() << " on " << engine.device().str() << " in "
             << format("%.1f", engine.load_seconds() * 1e3) << " ms\n";
   for (const auto& input : report.inputs) {
-    std::cout << "Input " << input.name << ": " << dtype_text(input.tensor) << " " << shape_text(input.tensor.sizes())
-              << " (" << input.source << ")\n";
+    std::cout << "Input " << input.name << ": " << dtype_name(input.tensor.scalar_type()) << " "
+              << shape_text(input.tensor.sizes().vec()) << " (" << input.source << ")\n";
   }
-  std::cout << "Output: " << dtype_text(report.output) << " " << shape_text(report.output.sizes()) << "\n";
+  std::cout << "Output: " << dtype_name(report.output.scalar_type()) << " " << shape_text(report.output.sizes().vec())
+            << "\n";
   if (!report.topk.empty()) {
     std::cout << "Top-" << report.topk.front().size() << " classes (softmax probability):\n";
     for (size_t row = 0; row < report.topk.size(); ++row) {
@@ -91,13 +79,13 @@ void print_json(const RunReport& report) {
   out["inputs"] = nlohmann::json::array();
   for (const auto& input : report.inputs) {
     out["inputs"].push_back({{"name", input.name},
-                             {"dtype", dtype_text(input.tensor)},
+                             {"dtype", dtype_name(input.tensor.scalar_type())},
                              {"shape", input.tensor.sizes().vec()},
                              {"source", input.source}});
   }
   const at::Tensor values = report.output.detach().to(at::kCPU).to(at::kDouble).contiguous();
   out["output"] = {
-      {"dtype", dtype_text(report.output)},
+      {"dtype", dtype_name(report.output.scalar_type())},
       {"shape", report.output.sizes().vec()},
       {"values", std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + values.numel())}};
   out["topk"] = nlohmann::json::array();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any
@@ -118,7 +119,7 @@ class Engine:
         """Every method of the TorchScript module (``forward`` and any ``@torch.jit.export`` ones)."""
         return self._engine.method_names
 
-    @property
+    @functools.cached_property
     def metadata(self) -> dict[str, Any] | None:
         """What ``tsnative.export`` recorded in the file (inputs, outputs, export mode, versions, verification),
         or ``None`` for a file exported otherwise."""

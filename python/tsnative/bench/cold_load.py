@@ -32,25 +32,14 @@ def measure_in_fresh_process(path: str, file: Path, device: str, threads: int) -
 def _load_once(path: str, file: str, device: str, threads: int) -> float:
     import torch
 
+    from tsnative.bench import paths
+
     torch.set_num_threads(threads)
-    if path == "onnxruntime":
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        start = time.perf_counter()
-        onnxruntime.InferenceSession(file, options, providers=["CPUExecutionProvider"])
-        return (time.perf_counter() - start) * 1e3
-    import warnings
-
-    import tsnative
-
-    warnings.filterwarnings("ignore", category=FutureWarning)
     loaders = {
-        "eager": lambda: torch.load(file, weights_only=False).eval().to(device),
-        "torchscript": lambda: torch.jit.load(file, map_location=device),
-        "native": lambda: tsnative.Engine(file, device=device),
+        "eager": lambda: paths.load_eager(Path(file), device),
+        "torchscript": lambda: paths.load_torchscript(Path(file), device),
+        "native": lambda: paths.Engine(file, device=device),
+        "onnxruntime": lambda: paths.load_onnx_session(Path(file), threads),
     }
     start = time.perf_counter()
     loaders[path]()

@@ -63,31 +63,47 @@ def _timed_in_python(call: Callable[[torch.Tensor], Any]) -> Callable[[torch.Ten
     return run
 
 
-def eager_path(module_file: Path, device: str) -> MeasuredPath:
-    state: dict[str, torch.nn.Module] = {}
-
-    def load() -> None:
-        state["model"] = torch.load(module_file, weights_only=False).eval().to(device)
-
-    def call(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return state["model"](x.to(device)).cpu()
-
-    return MeasuredPath("eager", module_file, load, _timed_in_python(call))
+# Loaders, shared with the cold-load subprocess (cold_load.py) so both measure the same work.
+def load_eager(file: Path, device: str) -> torch.nn.Module:
+    return torch.load(file, weights_only=False).eval().to(device)
 
 
-def torchscript_path(file: Path, device: str) -> MeasuredPath:
+def load_torchscript(file: Path, device: str) -> torch.jit.ScriptModule:
+    with torchscript_calls():
+        return torch.jit.load(str(file), map_location=device)
+
+
+def load_onnx_session(file: Path, threads: int) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads  # the same thread count as torch's intra-op pool
+    options.inter_op_num_threads = 1
+    # Idle ORT threads spin by default, stealing the cores from the path measured next in the round.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+
+
+def _python_module_path(name: str, file: Path, device: str, loader: Callable[[Path, str], Any]) -> MeasuredPath:
+    """Eager and TorchScript alike: load a callable module, call it under inference mode, output to the CPU."""
     state: dict[str, Any] = {}
 
     def load() -> None:
-        with torchscript_calls():
-            state["module"] = torch.jit.load(str(file), map_location=device)
+        state["module"] = loader(file, device)
 
     def call(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             return state["module"](x.to(device)).cpu()
 
-    return MeasuredPath("torchscript", file, load, _timed_in_python(call))
+    return MeasuredPath(name, file, load, _timed_in_python(call))
+
+
+def eager_path(module_file: Path, device: str) -> MeasuredPath:
+    return _python_module_path("eager", module_file, device, load_eager)
+
+
+def torchscript_path(file: Path, device: str) -> MeasuredPath:
+    return _python_module_path("torchscript", file, device, load_torchscript)
 
 
 def native_path(file: Path, device: str) -> MeasuredPath:
@@ -117,17 +133,10 @@ def native_cpp_path(file: Path, device: str) -> MeasuredPath:
 
 
 def onnxruntime_path(onnx_file: Path, threads: int) -> MeasuredPath:
-    import onnxruntime
-
     state: dict[str, Any] = {}
 
     def load() -> None:
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # the same thread count as torch's intra-op pool
-        options.inter_op_num_threads = 1
-        # Idle ORT threads spin by default, stealing the cores from the path measured next in the round.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        state["session"] = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        state["session"] = load_onnx_session(onnx_file, threads)
         state["input"] = state["session"].get_inputs()[0].name
 
     def call(x: torch.Tensor) -> Any:

@@ -26,55 +26,44 @@ def _batch_ticks(axis: Any, rows: list[dict[str, Any]]) -> None:
     axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def plot_latency(results: dict[str, Any], file: Path) -> Path:
-    """Median latency against batch size, one panel per (mode, device), one line per path (like seed 000)."""
-    groups = _groups(results["latency"])
+def _lines_per_path(
+    results: dict[str, Any], rows: list[dict[str, Any]], value: str, ylabel: str, log_y: bool, file: Path
+) -> Path:
+    """One panel per (mode, device), one line per path of `value` against batch size; written to `file`."""
+    groups = _groups(rows) or _groups(results["latency"])
     figure, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.2), squeeze=False)
     for axis, (mode, device) in zip(axes[0], groups, strict=True):
-        rows = [r for r in results["latency"] if r["mode"] == mode and r["device"] == device]
-        for path in dict.fromkeys(r["path"] for r in rows):
-            points = sorted((r["batch"], r["median_ms"]) for r in rows if r["path"] == path)
+        group = [r for r in rows if r["mode"] == mode and r["device"] == device]
+        for path in dict.fromkeys(r["path"] for r in group):
+            points = sorted((r["batch"], r[value]) for r in group if r["path"] == path)
             axis.plot(*zip(*points, strict=True), marker=MARKERS.get(path, "."), label=LABELS[path])
         axis.set(
             xscale="log",
-            yscale="log",
+            yscale="log" if log_y else "linear",
             xlabel="batch size",
-            ylabel="median latency per call (ms)",
+            ylabel=ylabel,
             title=f"{results['model']} {mode}, {device}",
         )
-        _batch_ticks(axis, rows)
-        axis.grid(True, which="both", alpha=0.3)
+        _batch_ticks(axis, group)
+        axis.grid(True, which="both" if log_y else "major", alpha=0.3)
         axis.legend(fontsize=8)
+        if value == "speedup_vs_eager":
+            axis.axhline(1.0, color="grey", linewidth=1, linestyle="--")
     figure.tight_layout()
     figure.savefig(file, dpi=110)
     plt.close(figure)
     return file
+
+
+def plot_latency(results: dict[str, Any], file: Path) -> Path:
+    """Median latency against batch size, one panel per (mode, device), one line per path (like seed 000)."""
+    return _lines_per_path(results, results["latency"], "median_ms", "median latency per call (ms)", True, file)
 
 
 def plot_speedup(results: dict[str, Any], file: Path) -> Path:
     """Each path's speed relative to Python eager (eager median / path median), per batch size."""
-    rows = [r for r in results["latency"] if r["speedup_vs_eager"] is not None]
-    groups = _groups(rows) or _groups(results["latency"])
-    figure, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.2), squeeze=False)
-    for axis, (mode, device) in zip(axes[0], groups, strict=True):
-        group = [r for r in rows if r["mode"] == mode and r["device"] == device and r["path"] != "eager"]
-        for path in dict.fromkeys(r["path"] for r in group):
-            points = sorted((r["batch"], r["speedup_vs_eager"]) for r in group if r["path"] == path)
-            axis.plot(*zip(*points, strict=True), marker=MARKERS.get(path, "."), label=LABELS[path])
-        axis.axhline(1.0, color="grey", linewidth=1, linestyle="--")
-        axis.set(
-            xscale="log",
-            xlabel="batch size",
-            ylabel="speed-up vs Python eager (x)",
-            title=f"{results['model']} {mode}, {device}",
-        )
-        _batch_ticks(axis, group)
-        axis.grid(True, alpha=0.3)
-        axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(file, dpi=110)
-    plt.close(figure)
-    return file
+    rows = [r for r in results["latency"] if r["speedup_vs_eager"] is not None and r["path"] != "eager"]
+    return _lines_per_path(results, rows, "speedup_vs_eager", "speed-up vs Python eager (x)", False, file)
 
 
 def plot_loads(results: dict[str, Any], file: Path) -> Path:

@@ -66,6 +66,8 @@ def bench(
     batch, or a TorchScript file (then only its TorchScript paths run). With ``out``, writes results.json,
     results.csv and PNG plots there. ``settings`` are the fields of :class:`BenchSettings`.
     """
+    from .report import Progress, write_outputs  # rich and matplotlib only when a study runs, not on import
+
     config = BenchSettings(**settings)
     threads = config.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -76,7 +78,6 @@ def bench(
     workdir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="tsnative-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     artifacts = _prepare_artifacts(model, config, workdir / "artifacts")
-    from .report import Progress
 
     results: dict[str, Any] = {
         "schema": SCHEMA,
@@ -100,8 +101,6 @@ def bench(
                 results["latency"] += _measure_latency(paths, mode, device, batch, config, artifacts["size"])
                 bar.advance()
     if out is not None:
-        from .report import write_outputs
-
         write_outputs(results, workdir)
     return results
 
@@ -115,7 +114,6 @@ def _prepare_artifacts(model: Any, config: BenchSettings, workdir: Path) -> dict
             "name": file.stem,
             "size": config.size,
             "modes": ["file"],
-            "module": None,
             "files": {"file": file},
             "notes": ["a TorchScript file: eager and ONNX Runtime paths not available"],
         }
@@ -142,7 +140,6 @@ def _prepare_artifacts(model: Any, config: BenchSettings, workdir: Path) -> dict
         "name": name,
         "size": config.size,
         "modes": list(config.modes),
-        "module": module,
         "files": files,
         "notes": notes,
     }

@@ -4,7 +4,8 @@
 
 Kinds: empty, random bytes, text renamed .pt, truncated archives, a zip bomb, a record declaring more bytes than
 the file holds (PyTorch #185440), a plain pickle and a torch.save checkpoint, a directory, an entry escaping the
-archive, TorchScript code that does not parse, and an archive missing its tensor data.
+archive, TorchScript code that does not parse, an archive missing its tensor data, and pickle records whose
+arguments ask the unpickler for gigabytes (PyTorch #185443).
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ def build_corpus(out: Path) -> list[Path]:
         "path_traversal.pt": _rewrite(valid, {}, {"../../escape.txt": b"outside"}),
         "bad_code.pt": _rewrite(valid, {"code/__torch__/torch/nn/modules/linear.py": b"def forward(self, x:\n"}),
         "missing_data.pt": _rewrite(valid, {"data/0": None}),
+        # PyTorch #185443: a 4 GB string (BINUNICODE8) and a memo index near 2**32 (LONG_BINPUT) in data.pkl.
+        "pickle_huge_string.pt": _rewrite(valid, {"data.pkl": b"\x80\x02\x8d" + struct.pack("<Q", 4_194_304_000) + b"x."}),
+        "pickle_huge_memo.pt": _rewrite(valid, {"data.pkl": b"\x80\x02N" + b"r" + struct.pack("<I", 0xF0000000) + b"."}),
     }
     checkpoint = io.BytesIO()
     torch.save(torch.nn.Linear(4, 3).state_dict(), checkpoint)

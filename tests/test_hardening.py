@@ -71,6 +71,15 @@ def test_declared_sizes_beyond_the_file_and_the_budget(corpus: list[Path], recur
     assert tsnative.Engine(recurrent_file, max_archive_bytes=10**9).predict(torch.ones(1, 4), torch.ones(1, 4))
 
 
+def test_pickle_arguments_beyond_their_record_are_refused(corpus: list[Path]) -> None:
+    # PyTorch #185443: LibTorch's unpickler would allocate what these ask for (4 GB; a 64 GB memo table).
+    by_name = {path.name: path for path in corpus}
+    with pytest.raises(tsnative.ModelLoadError, match=r"'data.pkl' at byte 2: declares 4194304000 bytes of data"):
+        tsnative.Engine(by_name["pickle_huge_string.pt"])
+    with pytest.raises(tsnative.ModelLoadError, match=r"'data.pkl' at byte 3: memo index 4026531840 in a record"):
+        tsnative.Engine(by_name["pickle_huge_memo.pt"])
+
+
 def test_sha256_pin(recurrent_file: Path, tmp_path: Path) -> None:
     digest = hashlib.sha256(recurrent_file.read_bytes()).hexdigest()
     assert tsnative.Engine(recurrent_file, sha256=digest.upper()).predict(torch.ones(1, 4), torch.ones(1, 4))

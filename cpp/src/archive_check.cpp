@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "error_text.h"
+#include "pickle_check.h"
 #include "tsnative/errors.h"
 
 namespace tsnative::detail {
@@ -82,6 +83,18 @@ void check_entries(const std::string& path, caffe2::serialize::PyTorchStreamRead
   }
 }
 
+// Pickled records (the module's data and constants, debug info) are read by LibTorch's unpickler, which allocates
+// what their length and memo arguments ask for; refuse implausible ones first (PyTorch #185443).
+void check_pickles(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader) {
+  for (const auto& name : reader.getAllRecords()) {
+    if (!name.ends_with(".pkl") && !name.ends_with(".debug_pkl")) continue;
+    const auto [data, size] = reader.getRecord(name);
+    const std::string reason =
+        implausible_pickle_argument(name, std::string_view(static_cast<const char*>(data.get()), size));
+    if (!reason.empty()) throw ModelLoadError(path, reason + " (a corrupt or crafted archive)");
+  }
+}
+
 }  // namespace
 
 void check_torchscript_archive(const std::string& path, uint64_t max_bytes) {
@@ -122,6 +135,7 @@ void check_torchscript_archive(const std::string& path, uint64_t max_bytes) {
   }
   try {
     check_entries(path, *reader, file_size, max_bytes);
+    check_pickles(path, *reader);
   } catch (const c10::Error& e) {  // a local header the central directory points to cannot be read
     throw ModelLoadError(path, "corrupt zip archive (" + first_line(message_of(e)) + ")");
   }

@@ -44,7 +44,11 @@ torch::jit::Module load_module(const std::string& path, c10::Device device, std:
   } catch (const c10::Error& e) {
     throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
   } catch (const std::exception& e) {
-    throw ModelLoadError(path, detail::first_line(e.what()));
+    // The model's own code (a __setstate__) raised while loading: its traceback ends with what failed.
+    const std::string text = e.what();
+    const bool ran_code = text.starts_with("The following operation failed in the TorchScript interpreter");
+    throw ModelLoadError(path, ran_code ? "the model's code failed while loading: " + detail::last_line(text)
+                                        : detail::first_line(text));
   }
 }
 

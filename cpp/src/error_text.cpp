@@ -19,4 +19,14 @@ std::string first_line(const std::string& text) {
   return text;
 }
 
+std::string last_line(const std::string& text) {
+  std::istringstream lines(text);
+  std::string line;
+  std::string last = text;
+  while (std::getline(lines, line)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  }
+  return last;
+}
+
 }  // namespace tsnative::detail

@@ -13,4 +13,7 @@ std::string message_of(const c10::Error& error);
 // The first non-empty line of a message.
 std::string first_line(const std::string& text);
 
+// The last non-empty line: where a TorchScript interpreter error (a traceback) says what actually failed.
+std::string last_line(const std::string& text);
+
 }  // namespace tsnative::detail

@@ -15,6 +15,7 @@ from .bench import bench
 from .engine import Engine
 from .errors import DeviceUnavailableError, InferenceError, ModelLoadError, TsnativeError
 from .export import ExportError, ExportVerificationError, export
+from .isolation import Isolation, TrialLoad, trial_load
 from .report import CheckResult, ExportReport
 
 __all__ = [
@@ -25,9 +26,12 @@ __all__ = [
     "ExportReport",
     "ExportVerificationError",
     "InferenceError",
+    "Isolation",
     "ModelLoadError",
+    "TrialLoad",
     "TsnativeError",
     "__version__",
     "bench",
     "export",
+    "trial_load",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import _C
+from .isolation import Isolation, trial_load
 
 __all__ = ["Engine"]
 
@@ -42,11 +43,14 @@ class Engine:
         sha256: the file's expected SHA-256 (hex); a different file is refused before it is parsed.
         max_archive_bytes: refuse a file whose archive declares more data than this (default: the machine's
             physical memory).
+        isolate: first load the file in a child process with memory and time limits (:func:`tsnative.trial_load`;
+            ``True``: :class:`tsnative.Isolation`'s defaults, 4 GiB and 60 s), then load the same bytes here
+            (pinned by their SHA-256). For files from untrusted sources; costs a Python start with torch (~2 s).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        tsnative.ModelLoadError: the file is not a loadable TorchScript model, or not the pinned one (the message
-            says why).
+        tsnative.ModelLoadError: the file is not a loadable TorchScript model, or not the pinned one, or the
+            isolated trial load ran out of memory or time or crashed (the message says why).
         tsnative.DeviceUnavailableError: CUDA was asked for and cannot be used here.
         ValueError: a malformed device string, an unknown method, or a negative thread count.
     """
@@ -62,7 +66,11 @@ class Engine:
         check_inputs: bool = True,
         sha256: str | None = None,
         max_archive_bytes: int | None = None,
+        isolate: bool | Isolation = False,
     ) -> None:
+        if isolate:
+            trial = trial_load(path, isolate if isinstance(isolate, Isolation) else Isolation(), method=method)
+            sha256 = sha256 or trial.sha256  # the bytes that passed the trial are the bytes loaded here
         self._engine = _C.Engine(
             os.fspath(path),
             device=device,

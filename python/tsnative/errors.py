@@ -30,3 +30,10 @@ class DeviceUnavailableError(TsnativeError):
 class InferenceError(TsnativeError):
     """The model raised while running (e.g. a shape mismatch inside it); the message carries the TorchScript
     traceback."""
+
+
+def model_load_error(path: str, reason: str) -> ModelLoadError:
+    """A ModelLoadError raised from Python, worded like the ones the C++ core raises."""
+    error = ModelLoadError(f"Cannot load '{path}' as a TorchScript model: {reason}")
+    error.path, error.reason = path, reason
+    return error

@@ -103,6 +103,11 @@ def _zip_bomb(uncompressed: int) -> bytes:
     return bytes(rebuilt)
 
 
+# Protocol 2, then BINUNICODE8 declaring 4 GB with 2 bytes following; and NONE stored at memo index 0xF0000000.
+HUGE_STRING_PICKLE = b"\x80\x02\x8d" + struct.pack("<Q", 4_194_304_000) + b"x."
+HUGE_MEMO_PICKLE = b"\x80\x02N" + b"r" + struct.pack("<I", 0xF0000000) + b"."
+
+
 def build_corpus(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     valid = _valid_archive()
@@ -120,9 +125,9 @@ def build_corpus(out: Path) -> list[Path]:
         "path_traversal.pt": _rewrite(valid, {}, {"../../escape.txt": b"outside"}),
         "bad_code.pt": _rewrite(valid, {"code/__torch__/torch/nn/modules/linear.py": b"def forward(self, x:\n"}),
         "missing_data.pt": _rewrite(valid, {"data/0": None}),
-        # PyTorch #185443: a 4 GB string (BINUNICODE8) and a memo index near 2**32 (LONG_BINPUT) in data.pkl.
-        "pickle_huge_string.pt": _rewrite(valid, {"data.pkl": b"\x80\x02\x8d" + struct.pack("<Q", 4_194_304_000) + b"x."}),
-        "pickle_huge_memo.pt": _rewrite(valid, {"data.pkl": b"\x80\x02N" + b"r" + struct.pack("<I", 0xF0000000) + b"."}),
+        # PyTorch #185443: pickle arguments asking the unpickler for gigabytes.
+        "pickle_huge_string.pt": _rewrite(valid, {"data.pkl": HUGE_STRING_PICKLE}),
+        "pickle_huge_memo.pt": _rewrite(valid, {"data.pkl": HUGE_MEMO_PICKLE}),
     }
     checkpoint = io.BytesIO()
     torch.save(torch.nn.Linear(4, 3).state_dict(), checkpoint)

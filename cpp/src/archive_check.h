@@ -9,8 +9,8 @@ namespace tsnative::detail {
 
 // Throws FileNotFound or ModelLoadError (empty, a directory, not a zip, truncated, a torch.save checkpoint, and
 // archives whose entries are implausible: too many, names escaping the archive, records declared larger than the
-// file can hold — tensor data is stored uncompressed — or more data in total than `max_bytes`, 0: physical memory — and pickle records whose lengths or memo
-// indices ask the unpickler for more than the record holds).
+// file can hold — tensor data is stored uncompressed — or more data in total than `max_bytes`, 0: physical memory — and
+// pickle records whose lengths or memo indices ask the unpickler for more than the record holds).
 void check_torchscript_archive(const std::string& path, uint64_t max_bytes);
 
 }  // namespace tsnative::detail

@@ -66,9 +66,9 @@ Layout layout_of(unsigned char opcode) {
     default:
       break;
   }
-  static constexpr std::string_view kNoArgument = ".(012N\x88\x89Rbael]d}sut)\x85\x86\x87o\x81\x92\x93\x94Q\x8f\x90\x91\x97\x98";
-  return {kNoArgument.find(static_cast<char>(opcode)) != std::string_view::npos ? Argument::kNone
-                                                                                    : Argument::kUnknown,
+  static constexpr std::string_view kNoArgument =
+      ".(012N\x88\x89Rbael]d}sut)\x85\x86\x87o\x81\x92\x93\x94Q\x8f\x90\x91\x97\x98";
+  return {kNoArgument.find(static_cast<char>(opcode)) != std::string_view::npos ? Argument::kNone : Argument::kUnknown,
           0};
 }
 
@@ -103,8 +103,9 @@ std::string implausible_pickle_argument(std::string_view record, std::string_vie
         // A pickler numbers memo entries 0, 1, 2, ..., one per PUT of at least two bytes: an index beyond the
         // record's size makes the unpickler grow its memo table for nothing.
         if (layout.memo_index && value > bytes.size()) {
-          return at(record, start, "memo index " + std::to_string(value) + " in a record of " +
-                                       std::to_string(bytes.size()) + " bytes");
+          return at(
+              record, start,
+              "memo index " + std::to_string(value) + " in a record of " + std::to_string(bytes.size()) + " bytes");
         }
         position += layout.bytes;
         break;
@@ -114,8 +115,9 @@ std::string implausible_pickle_argument(std::string_view record, std::string_vie
         const uint64_t length = little_endian(bytes.substr(position, layout.bytes));
         position += layout.bytes;
         if (length > bytes.size() - position) {
-          return at(record, start, "declares " + std::to_string(length) + " bytes of data, but only " +
-                                       std::to_string(bytes.size() - position) + " follow");
+          return at(record, start,
+                    "declares " + std::to_string(length) + " bytes of data, but only " +
+                        std::to_string(bytes.size() - position) + " follow");
         }
         position += length;
         break;

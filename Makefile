@@ -11,7 +11,7 @@ DEPS_DONE := $(VENV)/.deps-installed
 CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/tools/*/*.cpp cpp/tools/*/*.h cpp/include/tsnative/*.h)
 PY_SOURCES  = python tests scripts benchmarks
 
-.PHONY: demo test bench build setup system-deps lint format clean
+.PHONY: demo test bench build setup system-deps sanitize fuzz lint format clean
 
 demo: build
 	$(PY) scripts/demo.py
@@ -36,13 +36,27 @@ $(DEPS_DONE): requirements-dev.txt
 # nlohmann-json (core: export metadata, ts-infer --json), CLI11 (ts-infer's options), OpenSSL's libcrypto
 # (SHA-256 pins), GoogleTest (C++ tests).
 SYSTEM_PACKAGES = nlohmann-json3-dev libcli11-dev libssl-dev libgtest-dev
-system-deps:
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \
+# Installs the Debian packages in $(1) that are missing.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages: $$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+system-deps:
+	$(call apt_install,$(SYSTEM_PACKAGES))
+
+# Hardening checks for developers (not part of make test): an ASan+UBSan build (clang) run over the C++ tests and
+# the malformed-file corpus, and the loader's libFuzzer harness for $(SECONDS) seconds.
+SECONDS ?= 60
+sanitize: setup
+	$(call apt_install,clang)
+	bash scripts/sanitize.sh
+
+fuzz: sanitize
+	bash scripts/fuzz.sh $(SECONDS)
 
 # Builds the C++ core, tsnative._C and the C++ tests in $(BUILD_DIR) (incremental) and installs the package
 # into .venv. --no-build-isolation: build against the torch in .venv, not a second copy.

@@ -13,15 +13,19 @@ void bind_engine(py::module_& module) {
   py::class_<Engine>(module, "Engine", "A TorchScript model loaded by the C++ core (see tsnative.Engine).")
       .def(py::init([](const std::string& path, const std::string& device, const std::string& method,
                        bool outputs_on_device, int threads, bool check_inputs, const std::string& sha256,
-                       uint64_t max_archive_bytes) {
-             EngineOptions options{device, method, outputs_on_device, threads, check_inputs, sha256, max_archive_bytes};
+                       uint64_t max_archive_bytes, bool freeze, bool onednn_fusion,
+                       std::vector<std::vector<std::vector<int64_t>>> warmup_shapes) {
+             EngineOptions options{
+                 device, method,        outputs_on_device,       threads, check_inputs, sha256, max_archive_bytes,
+                 freeze, onednn_fusion, std::move(warmup_shapes)};
              // Loading can take seconds: let other Python threads run meanwhile.
              py::gil_scoped_release release;
              return std::make_unique<Engine>(path, std::move(options));
            }),
            py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("method") = "forward",
            py::arg("outputs_on_device") = false, py::arg("threads") = 0, py::arg("check_inputs") = true,
-           py::arg("sha256") = "", py::arg("max_archive_bytes") = 0)
+           py::arg("sha256") = "", py::arg("max_archive_bytes") = 0, py::arg("freeze") = true,
+           py::arg("onednn_fusion") = true, py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{})
       .def(
           "predict",
           [](const Engine& engine, const py::args& args, const py::kwargs& kwargs) {
@@ -52,7 +56,8 @@ void bind_engine(py::module_& module) {
       .def_property_readonly("signature", &Engine::signature)
       .def_property_readonly("method_names", &Engine::method_names)
       .def_property_readonly("metadata_json", &Engine::metadata_json)
-      .def_property_readonly("parameter_count", &Engine::parameter_count);
+      .def_property_readonly("parameter_count", &Engine::parameter_count)
+      .def_property_readonly("optimizations", &Engine::optimizations);
 }
 
 }  // namespace tsnative::python

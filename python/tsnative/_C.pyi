@@ -40,8 +40,13 @@ class Engine:
         check_inputs: bool = True,
         sha256: str = "",
         max_archive_bytes: int = 0,
+        freeze: bool = True,
+        onednn_fusion: bool = True,
+        warmup_shapes: list[list[list[int]]] = ...,
     ) -> None: ...
     def predict(self, *args: Any, **kwargs: Any) -> Any: ...
+    @property
+    def optimizations(self) -> list[str]: ...
     def time(
         self, inputs: tuple[Any, ...], *, warmup: int = 10, iterations: int = 100, batch_size: int = 1
     ) -> LatencyStats: ...

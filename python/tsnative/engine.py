@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,17 @@ class Engine:
         isolate: first load the file in a child process with memory and time limits (:func:`tsnative.trial_load`;
             ``True``: :class:`tsnative.Isolation`'s defaults, 4 GiB and 60 s), then load the same bytes here
             (pinned by their SHA-256). For files from untrusted sources; costs a Python start with torch (~2 s).
+        freeze: freeze a module that still has parameters (weights become constants, conv+batchnorm folded,
+            dropout removed); a file from ``tsnative.export`` is frozen already. Skipped (and said so in
+            :attr:`optimizations`) for a module freezing refuses.
+        onednn_fusion: on the CPU, compile conv/linear/elementwise chains of a frozen module with oneDNN Graph
+            (skipped, and said so in :attr:`optimizations`, for a module left unfrozen: the fuser computed wrong
+            outputs there). Only this engine's graphs are fused, not other TorchScript in the process. A fused
+            engine runs under ``torch.no_grad()`` instead of inference mode (the fused kernels are ~8x slower
+            under inference mode), so its outputs are ordinary tensors without autograd history.
+        warmup_shapes: input shapes to run (zeros) at load, so the profiling executor has optimised for them
+            before the first real call: ``[(1, 3, 224, 224), (8, 3, 224, 224)]`` for one tensor argument, or one
+            tuple of shapes per call for several, e.g. ``[((1, 4), (1, 4))]``.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -67,6 +79,9 @@ class Engine:
         sha256: str | None = None,
         max_archive_bytes: int | None = None,
         isolate: bool | Isolation = False,
+        freeze: bool = True,
+        onednn_fusion: bool = True,
+        warmup_shapes: Sequence[Sequence[int] | Sequence[Sequence[int]]] | None = None,
     ) -> None:
         if isolate:
             trial = trial_load(path, isolate if isinstance(isolate, Isolation) else Isolation(), method=method)
@@ -80,6 +95,9 @@ class Engine:
             check_inputs=check_inputs,
             sha256=sha256 or "",
             max_archive_bytes=max_archive_bytes or 0,
+            freeze=freeze,
+            onednn_fusion=onednn_fusion,
+            warmup_shapes=[_shapes_of_one_call(call) for call in warmup_shapes or ()],
         )
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
@@ -140,11 +158,24 @@ class Engine:
         return self._engine.parameter_count
 
     @property
+    def optimizations(self) -> list[str]:
+        """The optimisations applied at load, e.g. ``["freeze", "onednn_fusion", "warmup x2"]``."""
+        return self._engine.optimizations
+
+    @property
     def outputs_on_device(self) -> bool:
         return self._engine.outputs_on_device
 
     def __repr__(self) -> str:
         return f"Engine({self.path!r}, device={self.device!r}, {self.schema})"
+
+
+def _shapes_of_one_call(call: Sequence[int] | Sequence[Sequence[int]]) -> list[list[int]]:
+    """One warm-up call's shapes: a bare shape (ints) is the shape of a single tensor argument."""
+    items = list(call)
+    if all(isinstance(size, int) for size in items):
+        return [items]
+    return [list(shape) for shape in items]
 
 
 def _as_torch(value: Any) -> Any:

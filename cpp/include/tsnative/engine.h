@@ -23,6 +23,12 @@ struct EngineOptions {
   bool check_inputs = true;        // check tensors against the export metadata (dtype, rank, fixed dimensions)
   std::string sha256;              // when set, the file's SHA-256 (hex) must match before anything is parsed
   uint64_t max_archive_bytes = 0;  // refuse archives declaring more data than this; 0: the machine's memory
+  // Inference optimisations (Engine::optimizations() lists what was applied):
+  bool freeze = true;         // freeze a module that still has parameters (weights become constants, conv+bn fold)
+  bool onednn_fusion = true;  // CPU: oneDNN Graph fusion (LibTorch's fuser pass is process-wide once turned on)
+  // Shapes to run at load, so the profiling executor has optimised for them before the first real call: one
+  // entry per call, one shape per tensor argument (zeros; dtype from the export metadata, else float32).
+  std::vector<std::vector<std::vector<int64_t>>> warmup_shapes;
 };
 
 class Engine {
@@ -36,8 +42,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Runs the method under InferenceMode on positional `inputs` (without self); trailing arguments with
-  // defaults may be left out. Tensors anywhere in the inputs are moved to the engine's device.
+  // Runs the method under InferenceMode (NoGradGuard with oneDNN fusion) on positional `inputs` (without self);
+  // trailing arguments with defaults may be left out. Tensors anywhere in the inputs are moved to the engine's device.
   // Throws InvalidType for a wrong argument count or type, InferenceError when the model raises.
   // Thread-safe: several threads may call run() on one Engine at once.
   c10::IValue run(std::vector<c10::IValue> inputs) const;
@@ -52,10 +58,14 @@ class Engine {
 
   // The export metadata tsnative.export stores in the file (JSON text, see kMetadataFile); "" when absent.
   const std::string& metadata_json() const;
-  // Elements in the module's parameters (0 for a frozen module, whose weights became constants).
+  // Elements in the module's parameters as loaded (0 for a file frozen at export, whose weights are constants).
   int64_t parameter_count() const;
+  // The optimisations applied at load, e.g. {"freeze", "onednn_fusion", "warmup x2"}.
+  const std::vector<std::string>& optimizations() const;
 
  private:
+  void warm_up(const std::vector<std::vector<c10::IValue>>& calls);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

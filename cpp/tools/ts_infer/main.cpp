@@ -109,17 +109,23 @@ int main(int argc, char** argv) {
   app.add_option("--sha256", arguments.engine.sha256, "refuse the file unless its SHA-256 (hex) is this");
   bool no_input_check = false;
   app.add_flag("--no-input-check", no_input_check, "do not check inputs against the export metadata");
+  bool no_freeze = false;
+  bool no_fusion = false;
+  app.add_flag("--no-freeze", no_freeze, "do not freeze a module that still has parameters");
+  app.add_flag("--no-fusion", no_fusion, "CPU: run without oneDNN Graph fusion");
 
   try {
     app.parse(argc, argv);
     if (!arguments.shape_text.empty()) arguments.input.shape = tsnative::ts_infer::parse_shape(arguments.shape_text);
     arguments.engine.check_inputs = !no_input_check;
+    arguments.engine.freeze = !no_freeze;
+    arguments.engine.onednn_fusion = !no_fusion;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const std::exception& e) {  // CLI::ParseError, or a malformed --shape
     std::cerr << "ts-infer: " << e.what() << "\n"
               << "usage: ts-infer MODEL.pt [--device D] [--batch N | --shape AxBxC] [--input FILE.npy] [--topk K] "
-                 "[--threads N] [--warmup N --iters N] [--json]   (--help for more)"
+                 "[--threads N] [--warmup N --iters N] [--no-fusion] [--json]   (--help for more)"
               << std::endl;
     return 2;
   }

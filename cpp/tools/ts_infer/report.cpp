@@ -37,7 +37,10 @@ std::vector<std::vector<ClassScore>> top_classes(const at::Tensor& output, int64
 void print_text(const RunReport& report) {
   const Engine& engine = report.engine;
   std::cout << "Model loaded: " << engine.path() << " on " << engine.device().str() << " in "
-            << format("%.1f", engine.load_seconds() * 1e3) << " ms\n";
+            << format("%.1f", engine.load_seconds() * 1e3) << " ms";
+  std::string applied;
+  for (const auto& name : engine.optimizations()) applied += (applied.empty() ? "" : ", ") + name;
+  std::cout << " (optimisations: " << (applied.empty() ? "none" : applied) << ")\n";
   for (const auto& input : report.inputs) {
     std::cout << "Input " << input.name << ": " << dtype_name(input.tensor.scalar_type()) << " "
               << shape_text(input.tensor.sizes().vec()) << " (" << input.source << ")\n";
@@ -75,6 +78,7 @@ void print_json(const RunReport& report) {
   out["device"] = engine.device().str();
   out["threads"] = report.threads;
   out["load_ms"] = engine.load_seconds() * 1e3;
+  out["optimizations"] = engine.optimizations();
   out["schema"] = engine.signature().str();
   out["inputs"] = nlohmann::json::array();
   for (const auto& input : report.inputs) {

@@ -1,0 +1,45 @@
+// Inference optimisations applied to a module at load (EngineOptions: freeze, onednn_fusion, warmup_shapes).
+#pragma once
+
+#include <c10/core/Device.h>
+#include <torch/csrc/jit/api/module.h>
+
+#include <string>
+#include <vector>
+
+#include "tsnative/engine.h"
+#include "tsnative/metadata.h"
+
+namespace tsnative::detail {
+
+// Freezes `module` when it still has parameters and `options.freeze` is set, keeping every method; a module
+// freezing refuses (e.g. one that mutates its attributes in forward) stays as it is, and the returned note says
+// why. Returns the optimisations applied, as Engine::optimizations() lists them.
+std::vector<std::string> freeze_for_inference(torch::jit::Module& module, const EngineOptions& options);
+
+// Whether the module's weights are constants (frozen at export or here): it has no parameters.
+bool is_frozen(const torch::jit::Module& module);
+
+// Whether a module on `device` is run with oneDNN Graph fusion (CPU, frozen, asked for); installs tsnative's
+// fusion pass into LibTorch on first use.
+bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool frozen);
+
+// While alive, TorchScript graphs optimised on this thread are fused with oneDNN Graph when `fuse` is true
+// (Engine::run opens one per call, so only fused engines' graphs are fused).
+class FusionScope {
+ public:
+  explicit FusionScope(bool fuse);
+  ~FusionScope();
+  FusionScope(const FusionScope&) = delete;
+  FusionScope& operator=(const FusionScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Zero tensors for each warm-up call: `shapes` per tensor argument, dtypes from the export metadata (float32
+// when none is recorded). Throws InvalidValue for a shape list that does not fit the method's tensor arguments.
+std::vector<std::vector<c10::IValue>> warmup_inputs(const std::vector<std::vector<std::vector<int64_t>>>& shapes,
+                                                    const std::vector<InputSpec>& recorded, c10::Device device);
+
+}  // namespace tsnative::detail

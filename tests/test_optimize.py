@@ -1,0 +1,155 @@
+"""Load-time optimisations (freeze, oneDNN Graph fusion, warm-up shapes): on by default, each switchable, and
+each keeps outputs within tolerance of eager PyTorch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import tsnative
+from conftest import Recurrent, python_reference, save_scripted, save_traced
+
+# Fused/frozen float32 convolutions reorder sums: agreement with eager to a few ulps of the activations' scale.
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+
+
+class SmallConvNet(torch.nn.Module):
+    """conv-bn-relu twice, pooling, a linear head: what freezing folds and oneDNN fuses; one more method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(8, 16, 3, padding=1),
+            torch.nn.BatchNorm2d(16),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1),
+        )
+        self.fc = torch.nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).flatten(1))
+
+    @torch.jit.export
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).flatten(1)
+
+
+@pytest.fixture(scope="module")
+def model() -> SmallConvNet:
+    torch.manual_seed(0)
+    net = SmallConvNet().eval()
+    with torch.no_grad():  # non-trivial batchnorm statistics, so folding them is actually checked
+        for layer in net.features:
+            if isinstance(layer, torch.nn.BatchNorm2d):
+                layer.running_mean.uniform_(-0.5, 0.5)
+                layer.running_var.uniform_(0.5, 2.0)
+    return net
+
+
+@pytest.fixture(scope="module")
+def files(model: SmallConvNet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("optimize")
+    return {
+        "script": save_scripted(model, folder / "script.pt"),
+        "trace": save_traced(model, torch.randn(2, 3, 16, 16), folder / "trace.pt"),
+    }
+
+
+@pytest.mark.parametrize("mode", ["script", "trace"])
+@pytest.mark.parametrize(
+    ("freeze", "fusion", "applied"),
+    [
+        (True, True, ["freeze", "onednn_fusion"]),
+        (True, False, ["freeze"]),
+        (False, True, ["onednn_fusion skipped (the module is not frozen)"]),
+        (False, False, []),
+    ],
+)
+def test_each_optimisation_keeps_outputs_close_to_eager(
+    model: SmallConvNet, files: dict[str, Path], mode: str, freeze: bool, fusion: bool, applied: list[str]
+) -> None:
+    engine = tsnative.Engine(files[mode], freeze=freeze, onednn_fusion=fusion)
+    assert engine.optimizations == applied
+    assert engine.parameter_count == sum(p.numel() for p in model.parameters())  # counted before freezing
+    torch.manual_seed(1)
+    for batch in (1, 3, 1):  # a second shape, then the first again (guards and fallbacks of the fused graph)
+        x = torch.randn(batch, 3, 16, 16)
+        for _ in range(3):  # the profiling executor optimises on the second and third calls
+            out = engine.predict(x)
+        with torch.no_grad():
+            torch.testing.assert_close(out, model(x), **TOLERANCE)
+        assert not out.requires_grad
+
+
+def test_without_optimisations_outputs_equal_python_torchscript(files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(files["script"], freeze=False, onednn_fusion=False)
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.equal(engine.predict(x), python_reference(files["script"])(x))
+
+
+def test_fusion_stays_inside_the_fused_engine(model: SmallConvNet, files: dict[str, Path]) -> None:
+    # oneDNN Graph on an unfrozen graph with batchnorm computes wrong outputs; LibTorch's own switch would fuse
+    # every graph in the process. After a fused engine has run, Python's unfrozen module must still be right.
+    x = torch.randn(2, 3, 16, 16)
+    fused = tsnative.Engine(files["script"])
+    for _ in range(3):
+        fused.predict(x)
+    unfrozen = torch.jit.load(str(files["script"]))
+    with torch.no_grad():
+        for _ in range(3):
+            out = unfrozen(x)
+        torch.testing.assert_close(out, model(x), **TOLERANCE)
+
+
+def test_freezing_keeps_the_other_methods(model: SmallConvNet, files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(files["script"], method="embed")
+    assert engine.optimizations[0] == "freeze"
+    assert "embed" in engine.method_names
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(engine.predict(x), model.embed(x), **TOLERANCE)
+
+
+def test_warmup_shapes_run_at_load(model: SmallConvNet, files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(files["trace"], warmup_shapes=[(1, 3, 16, 16), (4, 3, 16, 16)])
+    assert engine.optimizations == ["freeze", "onednn_fusion", "warmup x2"]
+    for batch in (1, 4, 2):
+        x = torch.randn(batch, 3, 16, 16)
+        with torch.no_grad():
+            torch.testing.assert_close(engine.predict(x), model(x), **TOLERANCE)
+
+
+def test_warmup_shapes_of_several_arguments(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "recurrent.pt"
+    tsnative.export(Recurrent(), (torch.randn(2, 4), torch.randn(2, 4)), path)
+    engine = tsnative.Engine(path, warmup_shapes=[((1, 4), (1, 4)), ((8, 4), (8, 4))])
+    assert engine.optimizations[-1] == "warmup x2"
+    with pytest.raises(ValueError, match=r"warmup_shapes: expected 2 shape\(s\) per call, one per recorded input"):
+        tsnative.Engine(path, warmup_shapes=[(1, 4)])
+
+
+def test_bad_warmup_shapes_are_clear_errors(files: dict[str, Path]) -> None:
+    with pytest.raises(ValueError, match=r"warmup_shapes: the model failed on zeros of these shapes: .*"):
+        tsnative.Engine(files["script"], warmup_shapes=[(1, 3, 16)])
+    with pytest.raises(ValueError, match=r"warmup_shapes: expected sizes >= 0, got \[1, N, 16, 16\]"):
+        tsnative.Engine(files["script"], warmup_shapes=[(1, -1, 16, 16)])
+    engine = tsnative.Engine(files["script"])  # a failed load leaves nothing behind
+    assert engine.predict(torch.randn(1, 3, 16, 16)).shape == (1, 5)
+
+
+def test_ts_infer_switches(files: dict[str, Path]) -> None:
+    ts_infer = Path(sys.executable).parent / "ts-infer"
+    run = [str(ts_infer), str(files["script"]), "--shape", "1x3x16x16", "--json"]
+    default = json.loads(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
+    plain = json.loads(subprocess.run([*run, "--no-freeze", "--no-fusion"], capture_output=True, text=True).stdout)
+    assert default["optimizations"] == ["freeze", "onednn_fusion"]
+    assert plain["optimizations"] == []

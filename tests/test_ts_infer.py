@@ -90,7 +90,18 @@ def test_json_has_every_field(exported_resnet18: Path) -> None:
     result = ts_infer(exported_resnet18, "--json", "--iters", "3", "--warmup", "1", "--batch", "3", "--topk", "2")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"model", "device", "threads", "load_ms", "schema", "inputs", "output", "topk", "timing"}
+    assert set(report) == {
+        "model",
+        "device",
+        "threads",
+        "load_ms",
+        "optimizations",
+        "schema",
+        "inputs",
+        "output",
+        "topk",
+        "timing",
+    }
     assert report["device"] == "cpu" and report["threads"] >= 1 and report["load_ms"] > 0
     assert report["schema"] == "forward(x: Tensor) -> Tensor"
     assert report["inputs"] == [{"name": "x", "dtype": "float32", "shape": [3, 3, 224, 224], "source": "random"}]

@@ -106,6 +106,12 @@ class Engine:
         Raises ``TypeError`` naming the expected and given types for a wrong argument count or type, and
         :class:`tsnative.InferenceError` when the model itself fails. A failed call leaves the engine usable.
         """
+        if not kwargs:
+            for value in args:
+                if type(value) is not torch.Tensor:
+                    break
+            else:  # the common call, tensors only: straight to C++, no conversion pass (per-call overhead)
+                return self._engine.predict(*args)
         return self._engine.predict(*map(_as_torch, args), **{k: _as_torch(v) for k, v in kwargs.items()})
 
     __call__ = predict

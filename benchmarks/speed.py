@@ -1,0 +1,177 @@
+"""Native speed against its targets (issue #6), every ratio measured in one run, rounds interleaved.
+
+    python benchmarks/speed.py [--threads 2] [--rounds 7] [--out benchmarks/results/speed]
+
+CPU, ResNet-18 (random weights, `tsnative.export` trace, frozen) at batch 1 and 8: tsnative.Engine.predict
+(default optimisations, warmed up for the shape) against ONNX Runtime and against Python eager; the engine without
+fusion and its C++ timing loop for context. Tiny module (Linear 4->4 + tanh): per-call time of Engine.predict from
+Python against the engine's raw C++ loop. Each round times every path in rotated order; a path's figure is the
+median over rounds of its per-round median. Prints each ratio beside its target; writes speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import tsnative
+from tsnative.bench.paths import load_onnx_session
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+TARGETS = {  # ratio name: (numerator, denominator, the most it may be)
+    "resnet18 b{b}: native / onnxruntime": ("native", "onnxruntime", 1.00),
+    "resnet18 b{b}: native / python eager": ("native", "eager", 0.67),
+}
+TINY_TARGET = 1.3
+
+
+def timed_calls(call: Callable[[], Any], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def interleaved_medians(runners: dict[str, Callable[[int], list[float]]], rounds: int, iters: int) -> dict:
+    per_round: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    for index in range(rounds):
+        for name in names[index % len(names) :] + names[: index % len(names)]:  # rotate who goes first
+            per_round[name].append(statistics.median(runners[name](iters)))
+    return {name: {"median_ms": statistics.median(values), "round_medians_ms": values} for name, values in per_round.items()}
+
+
+def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable[[int], list[float]]]:
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    x = torch.randn(batch, 3, 224, 224)
+    pt = folder / "r18.pt"
+    if not pt.exists():
+        tsnative.export(model, torch.randn(2, 3, 224, 224), pt, mode="trace")
+    onnx_file = folder / "r18.onnx"
+    if not onnx_file.exists():
+        torch.onnx.export(model, (x,), str(onnx_file), dynamo=True, dynamic_shapes=({0: torch.export.Dim("batch")},))
+    shape = [tuple(x.shape)]
+    native = tsnative.Engine(pt, warmup_shapes=shape)
+    unfused = tsnative.Engine(pt, onednn_fusion=False, warmup_shapes=shape)
+    session = load_onnx_session(onnx_file, threads)
+    feed = {session.get_inputs()[0].name: x.numpy()}
+
+    # Agreement first: a fast wrong answer is no result.
+    with torch.no_grad():
+        expected = model(x)
+    for name, out in [("native", native.predict(x)), ("onnxruntime", torch.from_numpy(session.run(None, feed)[0]))]:
+        torch.testing.assert_close(out, expected, rtol=1e-3, atol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+
+    def eager(count: int) -> list[float]:
+        with torch.inference_mode():
+            return timed_calls(lambda: model(x), count)
+
+    return {
+        "native": lambda count: timed_calls(lambda: native.predict(x), count),
+        "native_cpp_loop": lambda count: list(native.time(x, warmup=0, iterations=count).samples_ms),
+        "native_no_fusion": lambda count: timed_calls(lambda: unfused.predict(x), count),
+        "onnxruntime": lambda count: timed_calls(lambda: session.run(None, feed), count),
+        "eager": eager,
+    }
+
+
+def tiny_paths(folder: Path) -> dict[str, Callable[[int], list[float]]]:
+    torch.manual_seed(0)
+    tiny = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()).eval()
+    path = folder / "tiny.pt"
+    tsnative.export(tiny, torch.randn(1, 4), path, mode="trace")
+    x = torch.randn(1, 4)
+    runners: dict[str, Callable[[int], list[float]]] = {}
+    for suffix, fusion in (("", True), ("_no_fusion", False)):
+        engine = tsnative.Engine(path, warmup_shapes=[(1, 4)], onednn_fusion=fusion)
+
+        def python_calls(count: int, engine: tsnative.Engine = engine) -> list[float]:
+            # Per-call cost as the mean of a tight loop: a clock reading per call would cost as much as the call.
+            start = time.perf_counter()
+            for _ in range(count):
+                engine.predict(x)
+            return [(time.perf_counter() - start) * 1e3 / count]
+
+        def cpp_loop(count: int, engine: tsnative.Engine = engine) -> list[float]:
+            return [statistics.fmean(engine.time(x, warmup=0, iterations=count).samples_ms)]
+
+        runners[f"predict_from_python{suffix}"] = python_calls
+        runners[f"raw_cpp_loop{suffix}"] = cpp_loop
+    return runners
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--iters", type=int, default=10, help="calls per path per round (ResNet-18)")
+    parser.add_argument("--tiny-calls", type=int, default=5000, help="calls per path per round (tiny module)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    results: dict[str, Any] = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads},
+        "versions": {"torch": torch.__version__, "tsnative": tsnative.__version__},
+        "settings": vars(args) | {"out": str(args.out)},
+        "resnet18": {},
+        "ratios": [],
+    }
+    with tempfile.TemporaryDirectory() as workdir:
+        folder = Path(workdir)
+        for batch in (1, 8):
+            print(f"ResNet-18 batch {batch}: {args.rounds} interleaved rounds of {args.iters} calls per path ...")
+            measured = interleaved_medians(resnet18_paths(folder, batch, args.threads), args.rounds, args.iters)
+            results["resnet18"][f"b{batch}"] = measured
+            for label, (top, bottom, target) in TARGETS.items():
+                ratio = measured[top]["median_ms"] / measured[bottom]["median_ms"]
+                results["ratios"].append({"name": label.format(b=batch), "ratio": ratio, "target": target})
+        print(f"Tiny module: {args.rounds} interleaved rounds of {args.tiny_calls} calls per path ...")
+        tiny = interleaved_medians(tiny_paths(folder), args.rounds, args.tiny_calls)
+        results["tiny"] = tiny
+        ratio = tiny["predict_from_python"]["median_ms"] / tiny["raw_cpp_loop"]["median_ms"]
+        results["ratios"].append({"name": "tiny: predict from Python / raw C++ loop", "ratio": ratio, "target": TINY_TARGET})
+        ratio = tiny["predict_from_python_no_fusion"]["median_ms"] / tiny["raw_cpp_loop_no_fusion"]["median_ms"]
+        results["ratios"].append(
+            {"name": "tiny, no fusion: from Python / C++ loop", "ratio": ratio, "target": TINY_TARGET}
+        )
+    results["gpu"] = (
+        "not measured: CUDA graph capture is not built yet"
+        if torch.cuda.is_available()
+        else "not measured: no CUDA device on this machine"
+    )
+
+    print()
+    for batch, paths in results["resnet18"].items():
+        line = "  ".join(f"{name} {value['median_ms']:.2f}" for name, value in paths.items())
+        print(f"resnet18 {batch} median ms: {line}")
+    tiny_line = "  ".join(f"{name} {value['median_ms'] * 1e3:.1f} us" for name, value in tiny.items())
+    print(f"tiny per call: {tiny_line}")
+    print()
+    for item in results["ratios"]:
+        verdict = "met" if item["ratio"] <= item["target"] else "MISSED"
+        print(f"{item['name']:<45} {item['ratio']:6.2f}   target <= {item['target']:.2f}   {verdict}")
+    print(f"GPU: {results['gpu']}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out / 'speed.json'}")
+
+
+if __name__ == "__main__":
+    main()

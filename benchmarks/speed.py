@@ -51,7 +51,7 @@ def interleaved_medians(runners: dict[str, Callable[[int], list[float]]], rounds
     for index in range(rounds):
         for name in names[index % len(names) :] + names[: index % len(names)]:  # rotate who goes first
             per_round[name].append(statistics.median(runners[name](iters)))
-    return {name: {"median_ms": statistics.median(values), "round_medians_ms": values} for name, values in per_round.items()}
+    return {name: {"median_ms": statistics.median(v), "round_medians_ms": v} for name, v in per_round.items()}
 
 
 def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable[[int], list[float]]]:
@@ -146,7 +146,9 @@ def main() -> None:
         tiny = interleaved_medians(tiny_paths(folder), args.rounds, args.tiny_calls)
         results["tiny"] = tiny
         ratio = tiny["predict_from_python"]["median_ms"] / tiny["raw_cpp_loop"]["median_ms"]
-        results["ratios"].append({"name": "tiny: predict from Python / raw C++ loop", "ratio": ratio, "target": TINY_TARGET})
+        results["ratios"].append(
+            {"name": "tiny: predict from Python / raw C++ loop", "ratio": ratio, "target": TINY_TARGET}
+        )
         ratio = tiny["predict_from_python_no_fusion"]["median_ms"] / tiny["raw_cpp_loop_no_fusion"]["median_ms"]
         results["ratios"].append(
             {"name": "tiny, no fusion: from Python / C++ loop", "ratio": ratio, "target": TINY_TARGET}

@@ -66,9 +66,9 @@ void bind_finetune(py::module_& module) {
       },
       py::arg("model"), py::arg("train"), py::arg("test"), py::kw_only(), py::arg("classes"), py::arg("epochs") = 5,
       py::arg("lr") = 1e-3, py::arg("batch_size") = 32, py::arg("size") = 224, py::arg("trainable") = "head",
-      py::arg("optimizer") = "adam", py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0,
-      py::arg("head") = "fc", py::arg("seed") = 0, py::arg("threads") = 0, py::arg("out") = "best.pt",
-      py::arg("progress") = py::none(), "Fine-tunes a TorchScript classifier (tsnative::finetune).");
+      py::arg("optimizer") = "adam", py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("head") = "fc",
+      py::arg("seed") = 0, py::arg("threads") = 0, py::arg("out") = "best.pt", py::arg("progress") = py::none(),
+      "Fine-tunes a TorchScript classifier (tsnative::finetune).");
 
   module.def(
       "load_images",

@@ -20,9 +20,6 @@ std::string located(const std::string& path, int line, const std::string& reason
 }  // namespace
 
 DataError::DataError(std::string path, int line, std::string reason)
-    : Error(located(path, line, reason)),
-      path_(std::move(path)),
-      line_(line),
-      reason_(std::move(reason)) {}
+    : Error(located(path, line, reason)), path_(std::move(path)), line_(line), reason_(std::move(reason)) {}
 
 }  // namespace tsnative

@@ -24,9 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // The submodule at a dotted path ("fc", "classifier.6"), or nullopt.
 std::optional<torch::jit::Module> find_submodule(const torch::jit::Module& module, const std::string& dotted) {
@@ -52,11 +50,12 @@ torch::jit::Module head_of(const torch::jit::Module& module, const std::string& 
   if (auto found = find_submodule(module, head)) return *found;
   if (module.parameters().size() == 0) {
     // torch.jit.freeze inlines every weight as a constant and removes the submodules: nothing is left to train.
-    throw InvalidValue("the model is frozen (torch.jit.freeze, which tsnative export applies by default): its weights "
-                       "are constants and it has no '" +
-                       head +
-                       "' submodule left to replace. Export it unfrozen: tsnative export MODEL OUT --no-optimize, "
-                       "or tsnative.export(..., optimize=False)");
+    throw InvalidValue(
+        "the model is frozen (torch.jit.freeze, which tsnative export applies by default): its weights "
+        "are constants and it has no '" +
+        head +
+        "' submodule left to replace. Export it unfrozen: tsnative export MODEL OUT --no-optimize, "
+        "or tsnative.export(..., optimize=False)");
   }
   throw InvalidValue("head: the model has no submodule '" + head + "' (its children: " + children_text(module) +
                      "); name the classifier with --head / head=");
@@ -284,9 +283,8 @@ void set_training_mode(torch::jit::Module& module, const std::string& head, Trai
   head_of(module, head).train();
 }
 
-FinetuneResult finetune(const std::string& model_path, const std::string& train_source,
-                        const std::string& test_source, const FinetuneOptions& options,
-                        const ProgressCallback& progress) {
+FinetuneResult finetune(const std::string& model_path, const std::string& train_source, const std::string& test_source,
+                        const FinetuneOptions& options, const ProgressCallback& progress) {
   check_options(options);
   if (options.threads > 0) at::set_num_threads(options.threads);
   if (!fs::exists(model_path)) throw FileNotFound(model_path);  // before seconds spent decoding images
@@ -333,9 +331,9 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
   result.load_seconds = seconds_since(start);
   if (const auto folder = fs::path(options.out).parent_path(); !folder.empty()) fs::create_directories(folder);
 
-  const detail::FinetuneRecord record{model_path,         metadata_json, module.type()->name()->name(),
-                                      forward_input_name(module), train.source,  test.source,
-                                      options,            result};
+  const detail::FinetuneRecord record{
+      model_path, metadata_json, module.type()->name()->name(), forward_input_name(module), train.source, test.source,
+      options,    result};
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     const Totals trained = train_epoch(module, train, options, *optimizer, generator);

@@ -1,9 +1,10 @@
 #include "image_decode.h"
 
-// jpeglib.h needs FILE and size_t declared first.
+// jpeglib.h needs FILE and size_t declared first: these stay in a block of their own, above it.
+#include <csetjmp>
 #include <cstddef>
 #include <cstdio>
-#include <csetjmp>
+
 #include <jpeglib.h>
 #include <png.h>
 

@@ -120,7 +120,8 @@ TEST(Finetune, LearnsFromImagesInMemoryAndSavesTheBestEpoch) {
   options.size = 8;
   options.out = dir.file("out/best.pt");
   std::vector<int> reported;
-  const auto result = finetune(model_path, train, test, options, [&](const EpochStats& s) { reported.push_back(s.epoch); });
+  const auto result =
+      finetune(model_path, train, test, options, [&](const EpochStats& s) { reported.push_back(s.epoch); });
 
   EXPECT_EQ(reported, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}));
   ASSERT_EQ(result.history.size(), 8u);

@@ -207,9 +207,10 @@ def _info(args: argparse.Namespace) -> int:
         if tuned:
             settings = tuned["settings"]
             lines.append(
-                f"fine-tuned  {settings['classes']} classes, trainable {settings['trainable']}, {settings['optimizer']} "
-                f"lr {settings['lr']:g}, size {settings['size']}, {len(tuned['history'])} epochs: best test accuracy "
-                f"{100 * tuned['best_test_accuracy']:.2f}% (epoch {tuned['best_epoch']}), from {tuned['from']}"
+                f"fine-tuned  {settings['classes']} classes, trainable {settings['trainable']}, "
+                f"{settings['optimizer']} lr {settings['lr']:g}, size {settings['size']}, {len(tuned['history'])} "
+                f"epochs: best test accuracy {100 * tuned['best_test_accuracy']:.2f}% (epoch {tuned['best_epoch']}), "
+                f"from {tuned['from']}"
             )
         lines.append(
             f"created     {metadata['created']} with torch {metadata['torch_version']}, "

@@ -48,7 +48,8 @@ class EpochRecord:
         width = len(str(epochs))
         train = f"train loss {self.train_loss:.4f} acc {100 * self.train_accuracy:5.1f}%"
         test = f"test loss {self.test_loss:.4f} acc {100 * self.test_accuracy:5.1f}%"
-        return f"epoch {self.epoch:{width}d}/{epochs}  {train}  {test}  {self.seconds:6.2f} s" + (" *" if self.best else "")
+        mark = " *" if self.best else ""
+        return f"epoch {self.epoch:{width}d}/{epochs}  {train}  {test}  {self.seconds:6.2f} s{mark}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,19 +19,19 @@ enum class Trainable { kHead, kAll };  // train the new head alone (backbone fro
 enum class Optimizer { kAdam, kSgd };
 
 struct FinetuneOptions {
-  int64_t classes = 0;           // classes of the new head (required)
-  int epochs = 5;                //
-  double lr = 1e-3;              // learning rate
-  int64_t batch_size = 32;       // the last batch of an epoch may be smaller
-  int64_t size = 224;            // images are resized to size x size
+  int64_t classes = 0;      // classes of the new head (required)
+  int epochs = 5;           // passes over the training data
+  double lr = 1e-3;         // learning rate
+  int64_t batch_size = 32;  // the last batch of an epoch may be smaller
+  int64_t size = 224;       // images are resized to size x size
   Trainable trainable = Trainable::kHead;
   Optimizer optimizer = Optimizer::kAdam;
-  double momentum = 0.9;         // SGD only
-  double weight_decay = 0.0;     // L2 penalty, both optimizers
-  std::string head = "fc";       // the classifier submodule to replace; dotted for nested ones ("classifier.6")
-  uint64_t seed = 0;             // head initialisation, shuffling and dropout: same seed, same history
-  int threads = 0;               // intra-op threads (process-wide); 0 leaves LibTorch's setting alone
-  std::string out = "best.pt";   // where the best epoch's model is written (replaced at each new best)
+  double momentum = 0.9;        // SGD only
+  double weight_decay = 0.0;    // L2 penalty, both optimizers
+  std::string head = "fc";      // the classifier submodule to replace; dotted for nested ones ("classifier.6")
+  uint64_t seed = 0;            // head initialisation, shuffling and dropout: same seed, same history
+  int threads = 0;              // intra-op threads (process-wide); 0 leaves LibTorch's setting alone
+  std::string out = "best.pt";  // where the best epoch's model is written (replaced at each new best)
 };
 
 // Parses "head" / "all" and "adam" / "sgd"; throws InvalidValue naming the accepted values.
@@ -41,7 +41,7 @@ std::string to_string(Trainable trainable);
 std::string to_string(Optimizer optimizer);
 
 struct EpochStats {
-  int epoch = 0;  // 1-based
+  int epoch = 0;                // 1-based
   double train_loss = 0.0;      // mean over the epoch's training images, as trained (weights changing)
   double train_accuracy = 0.0;  // fraction in [0, 1]
   double test_loss = 0.0;       // after the epoch, in eval mode, without gradients
@@ -72,9 +72,8 @@ using ProgressCallback = std::function<void(const EpochStats&)>;
 // (each a map file or an image folder, see load_image_dataset). The model must be saved unfrozen (tsnative export
 // --no-optimize): a frozen module has no head to replace. Throws FileNotFound, ModelLoadError, DataError, and
 // InvalidValue for bad options or a model without a usable head.
-FinetuneResult finetune(const std::string& model_path, const std::string& train_source,
-                        const std::string& test_source, const FinetuneOptions& options,
-                        const ProgressCallback& progress = {});
+FinetuneResult finetune(const std::string& model_path, const std::string& train_source, const std::string& test_source,
+                        const FinetuneOptions& options, const ProgressCallback& progress = {});
 
 // The same on data already in memory (uint8 images, see ImageDataset).
 FinetuneResult finetune(const std::string& model_path, const ImageDataset& train, const ImageDataset& test,

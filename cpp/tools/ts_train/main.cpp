@@ -94,10 +94,9 @@ int run(Arguments arguments) {
                << " classes, trainable " << arguments.trainable << ", " << arguments.optimizer << " lr " << options.lr
                << ", batch " << options.batch_size << ", size " << options.size << ", " << options.epochs
                << " epochs, seed " << options.seed << std::endl;
-  const auto result = finetune(arguments.model, arguments.train, arguments.test, options,
-                               [&](const EpochStats& stats) {
-                                 progress_out << epoch_line(stats, options.epochs) << std::endl;
-                               });
+  const auto result = finetune(arguments.model, arguments.train, arguments.test, options, [&](const EpochStats& stats) {
+    progress_out << epoch_line(stats, options.epochs) << std::endl;
+  });
   progress_out << "Best: epoch " << result.best_epoch << ", test accuracy "
                << format("%.2f%%", 100 * result.best_test_accuracy) << ", saved to " << result.out << " ("
                << result.trainable_parameters << " of " << result.total_parameters << " parameters trained; "

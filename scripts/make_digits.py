@@ -24,7 +24,7 @@ def write_split(root: Path, name: str, images: np.ndarray, labels: np.ndarray, i
     for index, image, label in zip(indices, images, labels, strict=True):
         relative = Path(name) / str(label) / f"{index:04d}.png"
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image)  # uint8 2-D: 8-bit greyscale ("L").save(root / relative)
+        Image.fromarray(image).save(root / relative)  # uint8 2-D: an 8-bit greyscale PNG
         lines.append(f"{relative.as_posix()}\t{label}\n")
     map_file = root / f"{name}.txt"
     map_file.write_text("".join(lines))

@@ -43,6 +43,13 @@ std::string epoch_line(const EpochStats& stats, int epochs) {
          (stats.best ? " *" : "");
 }
 
+// 11181642 -> "11,181,642", as the Python side prints counts.
+std::string grouped(int64_t count) {
+  std::string digits = std::to_string(count);
+  for (int at = static_cast<int>(digits.size()) - 3; at > 0; at -= 3) digits.insert(static_cast<size_t>(at), ",");
+  return digits;
+}
+
 nlohmann::json result_json(const Arguments& arguments, const FinetuneResult& result) {
   const auto& options = arguments.options;
   nlohmann::json history = nlohmann::json::array();
@@ -99,9 +106,10 @@ int run(Arguments arguments) {
   });
   progress_out << "Best: epoch " << result.best_epoch << ", test accuracy "
                << format("%.2f%%", 100 * result.best_test_accuracy) << ", saved to " << result.out << " ("
-               << result.trainable_parameters << " of " << result.total_parameters << " parameters trained; "
-               << result.train_images << " train / " << result.test_images << " test images; model and data loaded in "
-               << format("%.2f s", result.load_seconds) << ")" << std::endl;
+               << grouped(result.trainable_parameters) << " of " << grouped(result.total_parameters)
+               << " parameters trained; " << result.train_images << " train / " << result.test_images
+               << " test images; model and data loaded in " << format("%.2f s", result.load_seconds) << ")"
+               << std::endl;
   if (arguments.json) std::cout << result_json(arguments, result).dump(1) << std::endl;
   return 0;
 }

@@ -1,6 +1,7 @@
-"""The README's fine-tuning table from benchmarks/finetune.sh's JSON histories (C++ and Python, head and all).
+"""The README's fine-tuning table from benchmarks/finetune.sh's JSON histories: C++ (ts-train) and Python, head
+and all, each run REPEATS times (files {cpp,python}_{head,all}_{1,2,...}.json).
 
-python benchmarks/finetune_summary.py benchmarks/results/finetune
+    python benchmarks/finetune_summary.py benchmarks/results/finetune
 """
 
 from __future__ import annotations
@@ -10,35 +11,50 @@ import statistics
 import sys
 from pathlib import Path
 
+PATHS = {"cpp": "C++ (ts-train)", "python": "Python"}
+
 
 def main() -> None:
     folder = Path(sys.argv[1])
-    runs = {(path, mode): json.loads((folder / f"{path}_{mode}.json").read_text())
-            for mode in ("head", "all") for path in ("cpp", "python")}  # fmt: skip
-    first = runs["cpp", "head"]
+    runs = {
+        (path, mode): [json.loads(file.read_text()) for file in sorted(folder.glob(f"{path}_{mode}_*.json"))]
+        for mode in ("head", "all")
+        for path in PATHS
+    }
+    first = runs["cpp", "head"][0]
     settings = first["settings"]
     print(
         f"ResNet-18 (random weights, scripted, unfrozen), digits: {first['train_images']} train / "
         f"{first['test_images']} test images, size {settings['size']}, batch {settings['batch_size']}, Adam lr "
-        f"{settings['lr']:g}, {settings['epochs']} epochs, seed {settings['seed']}, {settings['threads']} threads.\n"
+        f"{settings['lr']:g}, {settings['epochs']} epochs, seed {settings['seed']}, {settings['threads']} threads, "
+        f"{len(runs['cpp', 'head'])} runs each (C++ and Python alternating).\n"
     )
-    print("| trainable | path | best test accuracy (epoch) | last train accuracy | median s/epoch | first epoch s "
-          "| total s | load s |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for (path, mode), run in runs.items():
-        history = run["history"]
-        seconds = [epoch["seconds"] for epoch in history]
+    print(
+        "| trainable | path | best test accuracy (epoch) | last train accuracy | median s/epoch | min s/epoch "
+        "| load s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for (path, mode), repeats in runs.items():
+        run = repeats[0]
+        seconds = [epoch["seconds"] for repeat in repeats for epoch in repeat["history"]]
         print(
-            f"| {mode} | {'C++ (ts-train)' if path == 'cpp' else 'Python'} | {100 * run['best_test_accuracy']:.1f}% "
-            f"({run['best_epoch']}) | {100 * history[-1]['train_accuracy']:.1f}% | {statistics.median(seconds):.2f} "
-            f"| {seconds[0]:.2f} | {sum(seconds):.1f} | {run['load_seconds']:.2f} |"
+            f"| {mode} | {PATHS[path]} | {100 * run['best_test_accuracy']:.1f}% ({run['best_epoch']}) "
+            f"| {100 * run['history'][-1]['train_accuracy']:.1f}% | {statistics.median(seconds):.2f} "
+            f"| {min(seconds):.2f} | {statistics.median(r['load_seconds'] for r in repeats):.2f} |"
         )
     print()
     for mode in ("head", "all"):
-        cpp, python = runs["cpp", mode]["history"], runs["python", mode]["history"]
-        gap = max(abs(a["test_loss"] - b["test_loss"]) for a, b in zip(cpp, python, strict=True))
-        ratio = statistics.median(e["seconds"] for e in python) / statistics.median(e["seconds"] for e in cpp)
-        print(f"- {mode}: max |test loss C++ - Python| over the epochs {gap:.2e}; median epoch Python/C++ {ratio:.2f}")
+        cpp, python = runs["cpp", mode], runs["python", mode]
+        losses = [[epoch["test_loss"] for epoch in run["history"]] for run in cpp + python]
+        gap = max(abs(a - b) for a, b in zip(losses[0], losses[len(cpp)], strict=True))
+        same = all(loss == losses[0] for loss in losses[: len(cpp)])
+        ratio = statistics.median(e["seconds"] for r in python for e in r["history"]) / statistics.median(
+            e["seconds"] for r in cpp for e in r["history"]
+        )
+        print(
+            f"- {mode}: C++ runs give identical histories: {'yes' if same else 'no'}; max |test loss C++ - Python| "
+            f"{gap:.1e}; median epoch Python/C++ {ratio:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -201,7 +201,7 @@ def _info(args: argparse.Namespace) -> int:
         if verification:
             lines.append(
                 f"verified    {'passed' if verification['passed'] else 'FAILED'} on {len(verification['checks'])} "
-                f"inputs at export (rtol={verification['rtol']:g}, atol={verification['atol']:g})"
+                f"inputs (rtol={verification['rtol']:g}, atol={verification['atol']:g})"
             )
         tuned = metadata.get("finetune")
         if tuned:

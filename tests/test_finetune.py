@@ -142,6 +142,15 @@ def test_progress_reports_each_epoch(model: Path, images: Path, tmp_path: Path) 
     assert seen[0].line(3).startswith("epoch 1/3  train loss ")
 
 
+def test_an_exception_in_the_progress_callback_stops_training(model: Path, images: Path, tmp_path: Path) -> None:
+    def stop(record: tsnative.EpochRecord) -> None:
+        raise KeyError(f"stopped after epoch {record.epoch}")
+
+    with pytest.raises(KeyError, match="stopped after epoch 1"):
+        run_finetune(model, images, tmp_path / "best.pt", progress=stop)
+    assert (tmp_path / "best.pt").exists()  # epoch 1 was the best so far, saved before the callback ran
+
+
 def test_a_file_without_export_metadata_and_an_image_folder(images: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     plain = save_scripted(SmallNet(), tmp_path / "plain.pt")

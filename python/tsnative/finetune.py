@@ -219,7 +219,7 @@ def finetune(
 
 
 def _progress_printer(epochs: int) -> Callable[[EpochRecord], None]:
-    console = rich.console.Console(highlight=False)
+    console = rich.console.Console(highlight=False, soft_wrap=True)  # one line per epoch, also in a narrow pipe
 
     def show(record: EpochRecord) -> None:
         text = record.line(epochs)

@@ -5,10 +5,11 @@
 
 Same steps as tsnative::finetune, in the same order, so that one seed gives the same head and the same batches:
 torch.jit.load the unfrozen file, replace fc.weight / fc.bias (uniform +-1/sqrt(in) from a torch.Generator seeded
-with --seed, weight first), freeze all but the head (head mode: the rest in eval mode), Adam, a randperm per epoch
-from the same generator, nll_loss(log_softmax(logits)), evaluation in eval mode under no_grad, best test accuracy
-kept. Data: Pillow decodes, torch resizes (bilinear, antialiased, in float, rounded to uint8) once up front;
-batches are ImageNet-normalised as they are drawn. Epoch seconds cover training and evaluation, not saving.
+with --seed, weight first), freeze all but the head (head mode: the rest in eval mode), Adam (or SGD with
+--momentum), a randperm per epoch from the same generator, nll_loss(log_softmax(logits)), evaluation in eval mode
+under no_grad, best test accuracy kept. Data: Pillow decodes, torch resizes (bilinear, antialiased, in float,
+rounded to uint8) once up front; batches are ImageNet-normalised as they are drawn. Epoch seconds cover training
+and evaluation, not saving.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--trainable", choices=["head", "all"], default="head")
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="save the best epoch's model here")
@@ -94,7 +97,10 @@ def main() -> None:
     for parameter in head:
         parameter.requires_grad_(True)
     trainable = list(module.parameters()) if args.trainable == "all" else head
-    optimizer = torch.optim.Adam(trainable, lr=args.lr)
+    if args.optimizer == "sgd":
+        optimizer: torch.optim.Optimizer = torch.optim.SGD(trainable, lr=args.lr, momentum=args.momentum)
+    else:
+        optimizer = torch.optim.Adam(trainable, lr=args.lr)
     load_seconds = time.perf_counter() - start
     print(f"Python: {args.model}, trainable {args.trainable}, size {args.size}, {args.epochs} epochs, "
           f"data and model loaded in {load_seconds:.2f} s", flush=True)  # fmt: skip
@@ -141,10 +147,11 @@ def main() -> None:
               f"{record['seconds']:6.2f} s" + (" *" if record["best"] else ""), flush=True)  # fmt: skip
 
     if args.json:
-        settings = {key: getattr(args, key) for key in ("classes", "epochs", "lr", "size", "trainable", "seed")}
+        keys = ("classes", "epochs", "lr", "size", "trainable", "seed")
+        settings = {key: getattr(args, key) for key in keys} | {"threads": torch.get_num_threads()}
         report = {
             "model": str(args.model),
-            "settings": {**settings, "batch_size": args.batch, "optimizer": "adam", "threads": torch.get_num_threads()},
+            "settings": {**settings, "batch_size": args.batch, "optimizer": args.optimizer},
             "train_images": len(train_labels),
             "test_images": len(test_labels),
             "load_seconds": load_seconds,

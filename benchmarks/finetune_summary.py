@@ -48,12 +48,12 @@ def main() -> None:
         losses = [[epoch["test_loss"] for epoch in run["history"]] for run in cpp + python]
         gap = max(abs(a - b) for a, b in zip(losses[0], losses[len(cpp)], strict=True))
         same = all(loss == losses[0] for loss in losses[: len(cpp)])
-        ratio = statistics.median(e["seconds"] for r in python for e in r["history"]) / statistics.median(
-            e["seconds"] for r in cpp for e in r["history"]
-        )
+        seconds = {path: [e["seconds"] for r in runs[path, mode] for e in r["history"]] for path in PATHS}
+        median = statistics.median(seconds["python"]) / statistics.median(seconds["cpp"])
+        fastest = min(seconds["python"]) / min(seconds["cpp"])
         print(
             f"- {mode}: C++ runs give identical histories: {'yes' if same else 'no'}; max |test loss C++ - Python| "
-            f"{gap:.1e}; median epoch Python/C++ {ratio:.2f}"
+            f"{gap:.1e}; epoch time Python/C++: median {median:.2f}, min {fastest:.2f}"
         )
 
 

@@ -125,15 +125,6 @@ at::Tensor decode_file(const std::string& path) {
 
 }  // namespace
 
-at::Tensor read_image(const std::string& path) {
-  if (!fs::exists(path)) throw FileNotFound(path);
-  try {
-    return decode_file(path);
-  } catch (const std::runtime_error& e) {
-    throw DataError(path, 0, e.what());
-  }
-}
-
 at::Tensor resize_images(const at::Tensor& images, int64_t size) {
   if (size < 1) throw InvalidValue("size: expected a positive image size, got " + std::to_string(size));
   const bool single = images.dim() == 3;

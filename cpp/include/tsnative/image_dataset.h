@@ -34,9 +34,6 @@ struct ImageDataset {
 // naming the file and line of a malformed line, a class index outside [0, classes), or an unreadable image.
 ImageDataset load_image_dataset(const std::string& source, int64_t classes, int64_t size);
 
-// One image file decoded to uint8 [3, H, W] RGB. Throws DataError (path, line 0) when it cannot be read.
-at::Tensor read_image(const std::string& path);
-
 // uint8 [3, H, W] or [N, 3, H, W] -> the same, resized to size x size (bilinear, antialiased, rounded).
 at::Tensor resize_images(const at::Tensor& images, int64_t size);
 

@@ -33,9 +33,9 @@ $(DEPS_DONE): requirements-dev.txt
 	@touch $@
 
 # C++ libraries from Debian (needs root or sudo; elsewhere install them with your package manager):
-# nlohmann-json (core: export metadata, ts-infer --json), CLI11 (ts-infer's options), OpenSSL's libcrypto
-# (SHA-256 pins), GoogleTest (C++ tests).
-SYSTEM_PACKAGES = nlohmann-json3-dev libcli11-dev libssl-dev libgtest-dev
+# nlohmann-json (core: export metadata, ts-infer --json), CLI11 (ts-infer's and ts-train's options), OpenSSL's
+# libcrypto (SHA-256 pins), libpng and libjpeg-turbo (fine-tuning images), GoogleTest (C++ tests).
+SYSTEM_PACKAGES = nlohmann-json3-dev libcli11-dev libssl-dev libpng-dev libjpeg-dev libgtest-dev
 # Installs the Debian packages in $(1) that are missing.
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \

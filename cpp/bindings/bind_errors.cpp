@@ -33,6 +33,12 @@ void bind_errors(py::module_& /*module*/) {
       attributes["path"] = e.path();
       attributes["reason"] = e.reason();
       raise_tsnative("ModelLoadError", e, attributes);
+    } catch (const DataError& e) {
+      py::dict attributes;
+      attributes["path"] = e.path();
+      attributes["line"] = e.line();
+      attributes["reason"] = e.reason();
+      raise_tsnative("DataError", e, attributes);
     } catch (const InvalidType& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const InvalidValue& e) {

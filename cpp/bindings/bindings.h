@@ -8,5 +8,6 @@ namespace tsnative::python {
 void bind_errors(pybind11::module_& module);
 void bind_signature(pybind11::module_& module);
 void bind_engine(pybind11::module_& module);
+void bind_finetune(pybind11::module_& module);
 
 }  // namespace tsnative::python

@@ -1,5 +1,8 @@
-# Type stubs for the native module (cpp/bindings). The public API is tsnative.Engine.
+# Type stubs for the native module (cpp/bindings). The public API is tsnative.Engine, tsnative.finetune.
+from collections.abc import Callable
 from typing import Any
+
+import torch
 
 class ArgumentInfo:
     @property
@@ -68,3 +71,69 @@ class Engine:
     def metadata_json(self) -> str: ...
     @property
     def parameter_count(self) -> int: ...
+
+class EpochStats:
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def train_loss(self) -> float: ...
+    @property
+    def train_accuracy(self) -> float: ...
+    @property
+    def test_loss(self) -> float: ...
+    @property
+    def test_accuracy(self) -> float: ...
+    @property
+    def train_seconds(self) -> float: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def best(self) -> bool: ...
+
+class FinetuneResult:
+    @property
+    def history(self) -> list[EpochStats]: ...
+    @property
+    def best_epoch(self) -> int: ...
+    @property
+    def best_test_accuracy(self) -> float: ...
+    @property
+    def out(self) -> str: ...
+    @property
+    def class_names(self) -> list[str]: ...
+    @property
+    def train_images(self) -> int: ...
+    @property
+    def test_images(self) -> int: ...
+    @property
+    def head_inputs(self) -> int: ...
+    @property
+    def trainable_parameters(self) -> int: ...
+    @property
+    def total_parameters(self) -> int: ...
+    @property
+    def load_seconds(self) -> float: ...
+
+def finetune(
+    model: str,
+    train: str,
+    test: str,
+    *,
+    classes: int,
+    epochs: int = 5,
+    lr: float = 1e-3,
+    batch_size: int = 32,
+    size: int = 224,
+    trainable: str = "head",
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    head: str = "fc",
+    seed: int = 0,
+    threads: int = 0,
+    out: str = "best.pt",
+    progress: Callable[[EpochStats], None] | None = None,
+) -> FinetuneResult: ...
+def load_images(
+    source: str, classes: int, size: int, normalize: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str], bool]: ...

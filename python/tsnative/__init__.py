@@ -1,7 +1,7 @@
 """tsnative: take a PyTorch model out of Python.
 
 Export a model to TorchScript and run it natively through a C++/LibTorch engine, from Python
-(:class:`Engine`) or from C++.
+(:class:`Engine`) or from C++; fine-tune its classifier head in C++ (:func:`finetune`).
 """
 
 from __future__ import annotations
@@ -13,25 +13,32 @@ from . import _C  # noqa: F401
 from ._version import __version__
 from .bench import bench
 from .engine import Engine
-from .errors import DeviceUnavailableError, InferenceError, ModelLoadError, TsnativeError
+from .errors import DataError, DeviceUnavailableError, InferenceError, ModelLoadError, TsnativeError
 from .export import ExportError, ExportVerificationError, export
+from .finetune import EpochRecord, FinetuneHistory, LabelledImages, finetune, load_images
 from .isolation import Isolation, TrialLoad, trial_load
 from .report import CheckResult, ExportReport
 
 __all__ = [
     "CheckResult",
+    "DataError",
     "DeviceUnavailableError",
     "Engine",
+    "EpochRecord",
     "ExportError",
     "ExportReport",
     "ExportVerificationError",
+    "FinetuneHistory",
     "InferenceError",
     "Isolation",
+    "LabelledImages",
     "ModelLoadError",
     "TrialLoad",
     "TsnativeError",
     "__version__",
     "bench",
     "export",
+    "finetune",
+    "load_images",
     "trial_load",
 ]

@@ -1,7 +1,8 @@
-"""The `tsnative` command line: export a torchvision model, inspect an exported file.
+"""The `tsnative` command line: export a torchvision model, inspect an exported file, fine-tune one.
 
 tsnative export resnet18 r18.pt --mode script
 tsnative info r18.pt
+tsnative finetune --model r18.pt --train train.txt --test test.txt --classes 10 --out best.pt
 """
 
 from __future__ import annotations
@@ -58,13 +59,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench_parser.add_argument("--no-cold-loads", action="store_true", help="skip fresh-process load timings")
     bench_parser.add_argument("--cold-repeats", type=int, default=3, help="fresh processes per cold load (3)")
 
+    finetune_parser = commands.add_parser(
+        "finetune",
+        help="fine-tune a TorchScript classifier in C++ (the same core and options as ts-train)",
+        description="Replace the model's classifier head with one for --classes classes, train it (or every "
+        "parameter) on labelled images, evaluate after each epoch and save the best epoch to --out. Data: a map file "
+        "(image_path<TAB>class_index per line) or an image folder (root/<class>/<image>).",
+    )
+    finetune_parser.add_argument("--model", type=Path, required=True, help="TorchScript file, saved unfrozen")
+    finetune_parser.add_argument("--train", type=Path, required=True, help="training map file or image folder")
+    finetune_parser.add_argument("--test", type=Path, required=True, help="test map file or image folder")
+    finetune_parser.add_argument("--classes", type=int, required=True, help="classes of the new head")
+    finetune_parser.add_argument("--epochs", type=int, default=5, help="passes over the training data (5)")
+    finetune_parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (0.001)")
+    finetune_parser.add_argument("--batch", type=int, default=32, help="batch size (32)")
+    finetune_parser.add_argument("--size", type=int, default=224, help="images are resized to size x size (224)")
+    finetune_parser.add_argument("--trainable", choices=["head", "all"], default="head", help="what trains (head)")
+    finetune_parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="adam or sgd (adam)")
+    finetune_parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (0.9)")
+    finetune_parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (0)")
+    finetune_parser.add_argument("--head", default="fc", help="the classifier submodule to replace (fc)")
+    finetune_parser.add_argument("--seed", type=int, default=0, help="seed of the head and the shuffling (0)")
+    finetune_parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
+    finetune_parser.add_argument("--out", type=Path, default=Path("best.pt"), help="the best model's file (best.pt)")
+    finetune_parser.add_argument("--json", action="store_true", help="print the history as JSON at the end")
+
     info_parser = commands.add_parser("info", help="show what an exported file expects and records")
     info_parser.add_argument("path", type=Path)
     info_parser.add_argument("--json", action="store_true", help="print the recorded metadata as JSON")
 
     args = parser.parse_args(argv)
     try:
-        handlers = {"export": _export, "info": _info, "bench": _bench}
+        handlers = {"export": _export, "info": _info, "bench": _bench, "finetune": _finetune}
         return handlers[args.command](args)
     except (TsnativeError, FileNotFoundError, ValueError, TypeError) as error:
         print(f"tsnative {args.command}: error: {error}", file=sys.stderr)
@@ -117,6 +143,37 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    from .finetune import finetune
+
+    history = finetune(
+        args.model,
+        args.train,
+        args.test,
+        args.classes,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch,
+        size=args.size,
+        trainable=args.trainable,
+        optimizer=args.optimizer,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        head=args.head,
+        seed=args.seed,
+        threads=args.threads,
+        out=args.out,
+    )
+    print(
+        f"Best: epoch {history.best_epoch}, test accuracy {100 * history.best_test_accuracy:.2f}%, saved to "
+        f"{history.out} ({history.trainable_parameters:,} of {history.total_parameters:,} parameters trained; "
+        f"{history.train_images} train / {history.test_images} test images)"
+    )
+    if args.json:
+        print(json.dumps(history.to_dict(), indent=1))
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     engine = Engine(args.path)
     metadata = engine.metadata
@@ -133,19 +190,32 @@ def _info(args: argparse.Namespace) -> int:
     if metadata is None:
         lines.append("metadata    none (not exported by tsnative.export)")
     else:
-        verification = metadata["verification"]
-        checks = verification["checks"]
         lines += [
             f"model       {metadata['model']}",
             *(f"input       {item['name']}: {_describe(item)}" for item in metadata["inputs"]),
             f"output      {_describe(metadata['outputs'])}",
             f"batch       {'dynamic (verified)' if metadata['dynamic_batch'] else 'as recorded'}",
             f"export      {metadata['export_mode']}, optimizations: {', '.join(metadata['optimizations']) or 'none'}",
-            f"verified    {'passed' if verification['passed'] else 'FAILED'} on {len(checks)} inputs "
-            f"(rtol={verification['rtol']:g}, atol={verification['atol']:g})",
-            f"created     {metadata['created']} with torch {metadata['torch_version']}, "
-            f"tsnative {metadata['tsnative_version']}",
         ]
+        verification = metadata.get("verification")  # absent for a fine-tuned file that had no export metadata
+        if verification:
+            lines.append(
+                f"verified    {'passed' if verification['passed'] else 'FAILED'} on {len(verification['checks'])} "
+                f"inputs (rtol={verification['rtol']:g}, atol={verification['atol']:g})"
+            )
+        tuned = metadata.get("finetune")
+        if tuned:
+            settings = tuned["settings"]
+            lines.append(
+                f"fine-tuned  {settings['classes']} classes, trainable {settings['trainable']}, "
+                f"{settings['optimizer']} lr {settings['lr']:g}, size {settings['size']}, {len(tuned['history'])} "
+                f"epochs: best test accuracy {100 * tuned['best_test_accuracy']:.2f}% (epoch {tuned['best_epoch']}), "
+                f"from {tuned['from']}"
+            )
+        lines.append(
+            f"created     {metadata['created']} with torch {metadata['torch_version']}, "
+            f"tsnative {metadata['tsnative_version']}"
+        )
     print("\n".join(lines))
     return 0
 

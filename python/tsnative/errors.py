@@ -27,6 +27,19 @@ class DeviceUnavailableError(TsnativeError):
     """The requested device cannot be used on this machine (no CUDA, or no such CUDA index)."""
 
 
+class DataError(TsnativeError, ValueError):
+    """Training or test data that cannot be used: a malformed map-file line, a class index out of range, a missing
+    or undecodable image.
+
+    The message starts with ``path:line:`` (``path:`` alone for an image-folder file); ``path``, ``line`` (0 when
+    there is none) and ``reason`` hold the parts. Also a ``ValueError``.
+    """
+
+    path: str = ""
+    line: int = 0
+    reason: str = ""
+
+
 class InferenceError(TsnativeError):
     """The model raised while running (e.g. a shape mismatch inside it); the message carries the TorchScript
     traceback."""

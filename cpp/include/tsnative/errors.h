@@ -53,6 +53,21 @@ class DeviceUnavailable : public Error {
   using Error::Error;
 };
 
+// Training or test data that cannot be used: a malformed map-file line, a bad class index, a missing or
+// undecodable image. what() is "path:line: reason" (line 0: "path: reason"). Python: tsnative.DataError.
+class DataError : public Error {
+ public:
+  DataError(std::string path, int line, std::string reason);
+  const std::string& path() const { return path_; }
+  int line() const { return line_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string path_;
+  int line_ = 0;
+  std::string reason_;
+};
+
 // The model itself raised while running. Python: tsnative.InferenceError.
 class InferenceError : public Error {
  public:

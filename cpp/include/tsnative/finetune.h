@@ -1,0 +1,97 @@
+// Fine-tuning a TorchScript classifier in C++: replace its head with one for N classes, train (the head alone or
+// every parameter) on labelled images, keep the epoch with the best test accuracy as a TorchScript file that
+// tsnative::Engine, ts-infer and Python load directly. ts-train and tsnative.finetune are thin clients of this.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <torch/csrc/jit/api/module.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tsnative/image_dataset.h"
+
+namespace tsnative {
+
+enum class Trainable { kHead, kAll };  // train the new head alone (backbone frozen, in eval mode), or everything
+enum class Optimizer { kAdam, kSgd };
+
+struct FinetuneOptions {
+  int64_t classes = 0;      // classes of the new head (required)
+  int epochs = 5;           // passes over the training data
+  double lr = 1e-3;         // learning rate
+  int64_t batch_size = 32;  // the last batch of an epoch may be smaller
+  int64_t size = 224;       // images are resized to size x size
+  Trainable trainable = Trainable::kHead;
+  Optimizer optimizer = Optimizer::kAdam;
+  double momentum = 0.9;        // SGD only
+  double weight_decay = 0.0;    // L2 penalty, both optimizers
+  std::string head = "fc";      // the classifier submodule to replace; dotted for nested ones ("classifier.6")
+  uint64_t seed = 0;            // head initialisation, shuffling and dropout: same seed, same history
+  int threads = 0;              // intra-op threads (process-wide); 0 leaves LibTorch's setting alone
+  std::string out = "best.pt";  // where the best epoch's model is written (replaced at each new best)
+};
+
+// Parses "head" / "all" and "adam" / "sgd"; throws InvalidValue naming the accepted values.
+Trainable parse_trainable(const std::string& text);
+Optimizer parse_optimizer(const std::string& text);
+std::string to_string(Trainable trainable);
+std::string to_string(Optimizer optimizer);
+
+struct EpochStats {
+  int epoch = 0;                // 1-based
+  double train_loss = 0.0;      // mean over the epoch's training images, as trained (weights changing)
+  double train_accuracy = 0.0;  // fraction in [0, 1]
+  double test_loss = 0.0;       // after the epoch, in eval mode, without gradients
+  double test_accuracy = 0.0;
+  double train_seconds = 0.0;
+  double seconds = 0.0;  // training and evaluation
+  bool best = false;     // the best test accuracy so far: this epoch's model was written to `out`
+};
+
+struct FinetuneResult {
+  std::vector<EpochStats> history;
+  int best_epoch = 0;
+  double best_test_accuracy = 0.0;
+  std::string out;
+  std::vector<std::string> class_names;
+  int64_t train_images = 0;
+  int64_t test_images = 0;
+  int64_t head_inputs = 0;  // in_features of the new head
+  int64_t trainable_parameters = 0;
+  int64_t total_parameters = 0;
+  double load_seconds = 0.0;  // reading the model and decoding the images
+};
+
+// Called after each epoch, on the thread that called finetune(); an exception thrown from it stops training.
+using ProgressCallback = std::function<void(const EpochStats&)>;
+
+// Fine-tunes the TorchScript file `model_path` on `train_source`, evaluating on `test_source` after each epoch
+// (each a map file or an image folder, see load_image_dataset). The model must be saved unfrozen (tsnative export
+// --no-optimize): a frozen module has no head to replace. Throws FileNotFound, ModelLoadError, DataError, and
+// InvalidValue for bad options or a model without a usable head.
+FinetuneResult finetune(const std::string& model_path, const std::string& train_source, const std::string& test_source,
+                        const FinetuneOptions& options, const ProgressCallback& progress = {});
+
+// The same on data already in memory (uint8 images, see ImageDataset).
+FinetuneResult finetune(const std::string& model_path, const ImageDataset& train, const ImageDataset& test,
+                        const FinetuneOptions& options, const ProgressCallback& progress = {});
+
+// The building blocks, for C++ users with their own loop.
+
+// Replaces the Linear-like submodule `head` (with a 2-D `weight` and 1-D `bias`) by a freshly initialised one of
+// `classes` outputs, as nn.Linear initialises: weight and bias uniform in +-1/sqrt(in_features). The submodule
+// keeps its TorchScript type, so the compiled forward stays valid. Returns in_features. Throws InvalidValue naming
+// the attribute when it is missing or not Linear-like, and explaining freezing when the module is frozen.
+int64_t replace_head(torch::jit::Module& module, const std::string& head, int64_t classes, at::Generator& generator);
+
+// Sets requires_grad: every parameter (kAll), or the head's alone (kHead). Returns the parameters to optimise.
+std::vector<at::Tensor> set_trainable(torch::jit::Module& module, const std::string& head, Trainable trainable);
+
+// Training mode for what trains: the whole module (kAll), or the head alone with the frozen rest in eval mode, so
+// that batch-norm statistics and dropout of the backbone do not change (kHead).
+void set_training_mode(torch::jit::Module& module, const std::string& head, Trainable trainable);
+
+}  // namespace tsnative

@@ -1,0 +1,106 @@
+#include "finetune_metadata.h"
+
+#include <torch/headeronly/version.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "tsnative/engine.h"
+#include "tsnative/errors.h"
+
+namespace tsnative::detail {
+namespace {
+
+using nlohmann::json;
+
+// "2026-11-23T01:06:00+00:00", the form tsnative.export writes (Python's isoformat of a UTC time).
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S+00:00", &utc);
+  return text;
+}
+
+json epoch_json(const EpochStats& stats) {
+  return {{"epoch", stats.epoch},
+          {"train_loss", stats.train_loss},
+          {"train_accuracy", stats.train_accuracy},
+          {"test_loss", stats.test_loss},
+          {"test_accuracy", stats.test_accuracy},
+          {"train_seconds", stats.train_seconds},
+          {"seconds", stats.seconds},
+          {"best", stats.best}};
+}
+
+json finetune_json(const FinetuneRecord& record) {
+  const auto& options = record.options;
+  const auto& result = record.result;
+  json history = json::array();
+  for (const auto& stats : result.history) history.push_back(epoch_json(stats));
+  json settings = {{"classes", options.classes},
+                   {"head", options.head},
+                   {"trainable", to_string(options.trainable)},
+                   {"optimizer", to_string(options.optimizer)},
+                   {"lr", options.lr},
+                   {"weight_decay", options.weight_decay},
+                   {"batch_size", options.batch_size},
+                   {"size", options.size},
+                   {"epochs", options.epochs},
+                   {"seed", options.seed}};
+  if (options.optimizer == Optimizer::kSgd) settings["momentum"] = options.momentum;
+  return {{"from", record.model_path},
+          {"settings", settings},
+          {"class_names", result.class_names},
+          {"preprocessing",
+           {{"resize", {options.size, options.size}},
+            {"mean", {kImageNetMean[0], kImageNetMean[1], kImageNetMean[2]}},
+            {"std", {kImageNetStd[0], kImageNetStd[1], kImageNetStd[2]}}}},
+          {"train", {{"source", record.train_source}, {"images", result.train_images}}},
+          {"test", {{"source", record.test_source}, {"images", result.test_images}}},
+          {"trainable_parameters", result.trainable_parameters},
+          {"best_epoch", result.best_epoch},
+          {"best_test_accuracy", result.best_test_accuracy},
+          {"history", history}};
+}
+
+}  // namespace
+
+std::string finetuned_metadata(const FinetuneRecord& record) {
+  const auto& options = record.options;
+  json metadata;
+  if (!record.original_metadata.empty()) {
+    try {
+      metadata = json::parse(record.original_metadata);
+    } catch (const json::exception& e) {
+      throw ModelLoadError(record.model_path, std::string("its ") + kMetadataFile + " is not JSON (" + e.what() + ")");
+    }
+  }
+  if (!metadata.is_object()) {
+    metadata = {{"format", "tsnative.metadata/1"}, {"model", record.model_type}, {"export_mode", "unknown"}};
+  }
+  // The model was trained and evaluated on batches of size x size images: that is what it now expects.
+  const json image = {{"name", record.input_name},
+                      {"type", "Tensor"},
+                      {"dtype", "float32"},
+                      {"shape", {-1, 3, options.size, options.size}}};
+  json inputs = metadata.value("inputs", json::array());
+  if (inputs.size() == 1 && inputs[0].value("type", "") == "Tensor") {
+    inputs[0]["shape"] = image["shape"];
+  } else if (inputs.empty()) {
+    inputs = json::array({image});
+  }
+  metadata["inputs"] = inputs;
+  metadata["outputs"] = {{"type", "Tensor"}, {"dtype", "float32"}, {"shape", {-1, options.classes}}};
+  metadata["dynamic_batch"] = true;
+  metadata["optimizations"] = json::array();  // saved unfrozen: it can be fine-tuned again
+  metadata["parameters"] = record.result.total_parameters;
+  metadata["torch_version"] = TORCH_VERSION;
+  metadata["tsnative_version"] = TSNATIVE_VERSION;
+  metadata["created"] = utc_now();
+  metadata["finetune"] = finetune_json(record);
+  return metadata.dump(1);
+}
+
+}  // namespace tsnative::detail

@@ -51,8 +51,8 @@ torch::jit::Module head_of(const torch::jit::Module& module, const std::string& 
   if (module.parameters().size() == 0) {
     // torch.jit.freeze inlines every weight as a constant and removes the submodules: nothing is left to train.
     throw InvalidValue(
-        "the model is frozen (torch.jit.freeze, which tsnative export applies by default): its weights "
-        "are constants and it has no '" +
+        "the model has no parameters: it is frozen (torch.jit.freeze, which tsnative export applies by default), "
+        "its weights are constants and it has no '" +
         head +
         "' submodule left to replace. Export it unfrozen: tsnative export MODEL OUT --no-optimize, "
         "or tsnative.export(..., optimize=False)");
@@ -70,7 +70,7 @@ at::Tensor parameter_of(const torch::jit::Module& head_module, const std::string
                      "-D parameter '" + name + "' (nn.Linear with bias=True)");
 }
 
-// The tensors each epoch starts from: a map of impl pointers, so a parameter shared by two modules counts once.
+// Each tensor once (told apart by its impl), so a parameter shared by two modules is optimised and counted once.
 std::vector<at::Tensor> unique_tensors(const std::vector<at::Tensor>& tensors) {
   std::unordered_set<const void*> seen;
   std::vector<at::Tensor> unique;
@@ -107,8 +107,10 @@ torch::jit::Module load_for_training(const std::string& path, std::string& metad
   }
 }
 
-std::string forward_input_name(const torch::jit::Module& module) {
-  const auto& arguments = module.get_method("forward").function().getSchema().arguments();
+std::string forward_input_name(const torch::jit::Module& module, const std::string& path) {
+  const auto forward = module.find_method("forward");
+  if (!forward) throw InvalidValue("cannot fine-tune '" + path + "': it has no forward method");
+  const auto& arguments = forward->function().getSchema().arguments();
   return arguments.size() > 1 ? arguments[1].name() : "input";  // arguments[0] is self
 }
 
@@ -311,6 +313,7 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
   const auto start = Clock::now();
   std::string metadata_json;
   torch::jit::Module module = load_for_training(model_path, metadata_json);
+  const std::string input_name = forward_input_name(module, model_path);
 
   at::manual_seed(options.seed);  // dropout and anything else drawing from the default generator
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);  // head init, then shuffling
@@ -332,8 +335,7 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
   if (const auto folder = fs::path(options.out).parent_path(); !folder.empty()) fs::create_directories(folder);
 
   const detail::FinetuneRecord record{
-      model_path, metadata_json, module.type()->name()->name(), forward_input_name(module), train.source, test.source,
-      options,    result};
+      model_path, metadata_json, module.type()->name()->name(), input_name, train.source, test.source, options, result};
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     const Totals trained = train_epoch(module, train, options, *optimizer, generator);

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 import tsnative
-from tsnative.bench.paths import load_onnx_session
+from tsnative.bench.paths import load_onnx_session, timed_in_python
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -34,15 +34,6 @@ TARGETS = {  # ratio name: (numerator, denominator, the most it may be)
     "resnet18 b{b}: native / python eager": ("native", "eager", 0.67),
 }
 TINY_TARGET = 1.3
-
-
-def timed_calls(call: Callable[[], Any], count: int) -> list[float]:
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return samples
 
 
 def interleaved_medians(runners: dict[str, Callable[[int], list[float]]], rounds: int, iters: int) -> dict:
@@ -70,7 +61,8 @@ def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable
     native = tsnative.Engine(pt, warmup_shapes=shape)
     unfused = tsnative.Engine(pt, onednn_fusion=False, warmup_shapes=shape)
     session = load_onnx_session(onnx_file, threads)
-    feed = {session.get_inputs()[0].name: x.numpy()}
+    input_name = session.get_inputs()[0].name
+    feed = {input_name: x.numpy()}
 
     # Agreement first: a fast wrong answer is no result.
     with torch.no_grad():
@@ -78,17 +70,19 @@ def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable
     for name, out in [("native", native.predict(x)), ("onnxruntime", torch.from_numpy(session.run(None, feed)[0]))]:
         torch.testing.assert_close(out, expected, rtol=1e-3, atol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
 
-    def eager(count: int) -> list[float]:
+    def eager(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            return timed_calls(lambda: model(x), count)
+            return model(x)
 
-    return {
-        "native": lambda count: timed_calls(lambda: native.predict(x), count),
-        "native_cpp_loop": lambda count: list(native.time(x, warmup=0, iterations=count).samples_ms),
-        "native_no_fusion": lambda count: timed_calls(lambda: unfused.predict(x), count),
-        "onnxruntime": lambda count: timed_calls(lambda: session.run(None, feed), count),
-        "eager": eager,
+    timed = {
+        "native": timed_in_python(native.predict),
+        "native_no_fusion": timed_in_python(unfused.predict),
+        "onnxruntime": timed_in_python(lambda x: session.run(None, {input_name: x.numpy()})),
+        "eager": timed_in_python(eager),
     }
+    runners = {name: (lambda count, run=run: run(x, count)) for name, run in timed.items()}
+    runners["native_cpp_loop"] = lambda count: list(native.time(x, warmup=0, iterations=count).samples_ms)
+    return runners
 
 
 def tiny_paths(folder: Path) -> dict[str, Callable[[int], list[float]]]:

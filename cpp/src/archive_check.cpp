@@ -52,9 +52,8 @@ std::string bytes_text(uint64_t bytes) {
 }
 
 // Each record must fit in the file and the whole in the memory budget; names must stay inside the archive.
-void check_entries(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader, uint64_t file_size,
-                   uint64_t max_bytes) {
-  const auto records = reader.getAllRecords();
+void check_entries(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader,
+                   const std::vector<std::string>& records, uint64_t file_size, uint64_t max_bytes) {
   if (records.size() > kMaxEntries) {
     throw ModelLoadError(path, "the archive has " + std::to_string(records.size()) + " entries, more than the " +
                                    std::to_string(kMaxEntries) + " a model plausibly has");
@@ -85,8 +84,9 @@ void check_entries(const std::string& path, caffe2::serialize::PyTorchStreamRead
 
 // Pickled records (the module's data and constants, debug info) are read by LibTorch's unpickler, which allocates
 // what their length and memo arguments ask for; refuse implausible ones first (PyTorch #185443).
-void check_pickles(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader) {
-  for (const auto& name : reader.getAllRecords()) {
+void check_pickles(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader,
+                   const std::vector<std::string>& records) {
+  for (const auto& name : records) {
     if (!name.ends_with(".pkl") && !name.ends_with(".debug_pkl")) continue;
     const auto [data, size] = reader.getRecord(name);
     const std::string reason =
@@ -134,8 +134,9 @@ void check_torchscript_archive(const std::string& path, uint64_t max_bytes) {
     throw ModelLoadError(path, "the zip archive holds no TorchScript program (no constants.pkl record)");
   }
   try {
-    check_entries(path, *reader, file_size, max_bytes);
-    check_pickles(path, *reader);
+    const auto records = reader->getAllRecords();
+    check_entries(path, *reader, records, file_size, max_bytes);
+    check_pickles(path, *reader, records);
   } catch (const c10::Error& e) {  // a local header the central directory points to cannot be read
     throw ModelLoadError(path, "corrupt zip archive (" + first_line(message_of(e)) + ")");
   }

@@ -90,15 +90,19 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
                        "' (it has: " + method_list(impl_->module) + ")");
   }
   impl_->signature = describe(impl_->method->function().getSchema());
+  // The recorded inputs serve forward's input checks and warm-up dtypes; files with metadata this version cannot
+  // read still load when neither is asked for.
+  const bool checks = impl_->options.check_inputs && impl_->options.method == "forward";
+  const bool warm_forward = !impl_->options.warmup_shapes.empty() && impl_->options.method == "forward";
   std::vector<InputSpec> recorded;
-  try {
-    recorded = recorded_inputs(impl_->metadata_json);
-  } catch (const InvalidValue& e) {
-    throw ModelLoadError(path, e.what());
+  if (checks || warm_forward) {
+    try {
+      recorded = recorded_inputs(impl_->metadata_json);
+    } catch (const InvalidValue& e) {
+      throw ModelLoadError(path, e.what());
+    }
   }
-  if (impl_->options.check_inputs && impl_->options.method == "forward") {
-    impl_->input_checks = detail::tensor_checks(recorded);
-  }
+  if (checks) impl_->input_checks = detail::tensor_checks(recorded);
   if (impl_->options.threads > 0) at::set_num_threads(impl_->options.threads);
   const bool frozen = detail::is_frozen(impl_->module);
   impl_->onednn_fusion = detail::use_onednn_fusion(impl_->options, impl_->device, frozen);
@@ -107,9 +111,7 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   } else if (impl_->options.onednn_fusion && impl_->device.is_cpu() && !frozen) {
     impl_->optimizations.emplace_back("onednn_fusion skipped (the module is not frozen)");
   }
-  warm_up(detail::warmup_inputs(impl_->options.warmup_shapes,
-                                impl_->options.method == "forward" ? recorded : std::vector<InputSpec>{},
-                                impl_->device));
+  warm_up(detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device));
   impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 

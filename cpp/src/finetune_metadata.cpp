@@ -8,7 +8,29 @@
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
 
-namespace tsnative::detail {
+namespace tsnative {
+namespace {
+
+nlohmann::json epochs_json(const std::vector<EpochStats>& history) {
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const auto& stats : history) {
+    epochs.push_back({{"epoch", stats.epoch},
+                      {"train_loss", stats.train_loss},
+                      {"train_accuracy", stats.train_accuracy},
+                      {"test_loss", stats.test_loss},
+                      {"test_accuracy", stats.test_accuracy},
+                      {"train_seconds", stats.train_seconds},
+                      {"seconds", stats.seconds},
+                      {"best", stats.best}});
+  }
+  return epochs;
+}
+
+}  // namespace
+
+std::string history_json(const std::vector<EpochStats>& history) { return epochs_json(history).dump(); }
+
+namespace detail {
 namespace {
 
 using nlohmann::json;
@@ -23,22 +45,10 @@ std::string utc_now() {
   return text;
 }
 
-json epoch_json(const EpochStats& stats) {
-  return {{"epoch", stats.epoch},
-          {"train_loss", stats.train_loss},
-          {"train_accuracy", stats.train_accuracy},
-          {"test_loss", stats.test_loss},
-          {"test_accuracy", stats.test_accuracy},
-          {"train_seconds", stats.train_seconds},
-          {"seconds", stats.seconds},
-          {"best", stats.best}};
-}
-
 json finetune_json(const FinetuneRecord& record) {
   const auto& options = record.options;
   const auto& result = record.result;
-  json history = json::array();
-  for (const auto& stats : result.history) history.push_back(epoch_json(stats));
+  const json history = epochs_json(result.history);
   json settings = {{"classes", options.classes},
                    {"head", options.head},
                    {"trainable", to_string(options.trainable)},
@@ -103,4 +113,5 @@ std::string finetuned_metadata(const FinetuneRecord& record) {
   return metadata.dump(1);
 }
 
-}  // namespace tsnative::detail
+}  // namespace detail
+}  // namespace tsnative

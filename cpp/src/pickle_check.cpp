@@ -12,7 +12,7 @@ enum class Argument { kNone, kFixed, kLength, kLine, kTwoLines, kUnknown };
 struct Layout {
   Argument kind;
   int bytes;  // kFixed: the argument's size; kLength: the size of the little-endian length that precedes the data
-  bool memo_index = false;  // the argument indexes the memo table (PUT opcodes)
+  bool memo_index = false;  // the argument indexes the memo table (binary PUT opcodes)
 };
 
 Layout layout_of(unsigned char opcode) {
@@ -57,9 +57,8 @@ Layout layout_of(unsigned char opcode) {
     case 'V':  // UNICODE
     case 'g':  // GET
     case 'P':  // PERSID
+    case 'p':  // PUT (text protocol; its index is decimal text, not bounded here)
       return {Argument::kLine, 0};
-    case 'p':  // PUT
-      return {Argument::kLine, 0, true};
     case 'c':  // GLOBAL
     case 'i':  // INST
       return {Argument::kTwoLines, 0};

@@ -25,7 +25,7 @@ __all__ = ["Isolation", "TrialLoad", "trial_load"]
 # Importing torch (a CUDA wheel) maps about 1 GB of private memory before any model is read: a lower limit
 # kills the child while it starts, which is reported as such.
 _TORCH_IMPORT_BYTES = 1 << 30
-_READY = "tsnative-trial-ready"
+READY_LINE = "tsnative-trial-ready"  # the child prints it once torch is imported
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _failure(
         return model_load_error(path, f"the isolated trial load ran out of its {limit} memory limit")
     if outcome and "reason" in outcome:
         return model_load_error(path, outcome["reason"])
-    if _READY not in child.stdout:
+    if READY_LINE not in child.stdout:
         return model_load_error(
             path,
             f"the isolated process could not start (status {child.returncode}); importing torch needs about "

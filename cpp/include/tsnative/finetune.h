@@ -65,6 +65,9 @@ struct FinetuneResult {
   double load_seconds = 0.0;  // reading the model and decoding the images
 };
 
+// The per-epoch history as a JSON array (text), the form the saved metadata and ts-train --json both use.
+std::string history_json(const std::vector<EpochStats>& history);
+
 // Called after each epoch, on the thread that called finetune(); an exception thrown from it stops training.
 using ProgressCallback = std::function<void(const EpochStats&)>;
 

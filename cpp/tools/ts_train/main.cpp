@@ -52,17 +52,6 @@ std::string grouped(int64_t count) {
 
 nlohmann::json result_json(const Arguments& arguments, const FinetuneResult& result) {
   const auto& options = arguments.options;
-  nlohmann::json history = nlohmann::json::array();
-  for (const auto& stats : result.history) {
-    history.push_back({{"epoch", stats.epoch},
-                       {"train_loss", stats.train_loss},
-                       {"train_accuracy", stats.train_accuracy},
-                       {"test_loss", stats.test_loss},
-                       {"test_accuracy", stats.test_accuracy},
-                       {"train_seconds", stats.train_seconds},
-                       {"seconds", stats.seconds},
-                       {"best", stats.best}});
-  }
   return {{"model", arguments.model},
           {"train", arguments.train},
           {"test", arguments.test},
@@ -88,7 +77,7 @@ nlohmann::json result_json(const Arguments& arguments, const FinetuneResult& res
           {"load_seconds", result.load_seconds},
           {"best_epoch", result.best_epoch},
           {"best_test_accuracy", result.best_test_accuracy},
-          {"history", history}};
+          {"history", nlohmann::json::parse(history_json(result.history))}};
 }
 
 int run(Arguments arguments) {

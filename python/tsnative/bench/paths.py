@@ -51,7 +51,9 @@ class MeasuredPath:
         return self.timed_first_run(x) if self.timed_first_run else self.run_timed(x, 1)[0]
 
 
-def _timed_in_python(call: Callable[[torch.Tensor], Any]) -> Callable[[torch.Tensor, int], list[float]]:
+def timed_in_python(call: Callable[[torch.Tensor], Any]) -> Callable[[torch.Tensor, int], list[float]]:
+    """`call` timed call by call from Python: run(x, count) gives each call's milliseconds."""
+
     def run(x: torch.Tensor, count: int) -> list[float]:
         samples = []
         for _ in range(count):
@@ -95,7 +97,7 @@ def _python_module_path(name: str, file: Path, device: str, loader: Callable[[Pa
         with torch.inference_mode():
             return state["module"](x.to(device)).cpu()
 
-    return MeasuredPath(name, file, load, _timed_in_python(call))
+    return MeasuredPath(name, file, load, timed_in_python(call))
 
 
 def eager_path(module_file: Path, device: str) -> MeasuredPath:
@@ -112,7 +114,7 @@ def native_path(file: Path, device: str) -> MeasuredPath:
     def load() -> None:
         state["engine"] = Engine(file, device=device)
 
-    return MeasuredPath("native", file, load, _timed_in_python(lambda x: state["engine"].predict(x)))
+    return MeasuredPath("native", file, load, timed_in_python(lambda x: state["engine"].predict(x)))
 
 
 def native_cpp_path(file: Path, device: str) -> MeasuredPath:
@@ -142,4 +144,4 @@ def onnxruntime_path(onnx_file: Path, threads: int) -> MeasuredPath:
     def call(x: torch.Tensor) -> Any:
         return state["session"].run(None, {state["input"]: x.numpy()})[0]
 
-    return MeasuredPath("onnxruntime", onnx_file, load, _timed_in_python(call))
+    return MeasuredPath("onnxruntime", onnx_file, load, timed_in_python(call))

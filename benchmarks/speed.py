@@ -162,7 +162,7 @@ def main() -> None:
     print()
     for item in results["ratios"]:
         verdict = "met" if item["ratio"] <= item["target"] else "MISSED"
-        print(f"{item['name']:<45} {item['ratio']:6.2f}   target <= {item['target']:.2f}   {verdict}")
+        print(f"{item['name']:<45} {item['ratio']:6.3f}   target <= {item['target']:.2f}   {verdict}")
     print(f"GPU: {results['gpu']}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -114,6 +114,22 @@ else()
     "-Wl,--no-as-needed,${_lib}/libtorch_cuda.so,${_lib}/libc10_cuda.so,--as-needed")
 endif()
 
+# --- 3c. CUDA runtime headers, for CUDA graph capture (cpp/src/cuda_graph_capture.cpp) ----------------------------
+# LibTorch's at::cuda::CUDAGraph header includes the CUDA runtime's. A toolkit has them; without one, the CUDA
+# wheel's nvidia-cuda-runtime package ships them beside torch. Without either, engines refuse cuda_graphs.
+set(TSNATIVE_CUDA_GRAPHS OFF)
+if(_cuda_build)
+  file(GLOB _wheel_cuda_includes "${TSNATIVE_TORCH_ROOT}/../nvidia/*/include")
+  find_path(TSNATIVE_CUDA_RUNTIME_INCLUDE cuda_runtime_api.h
+    HINTS ${CUDA_TOOLKIT_INCLUDE} "${CUDA_TOOLKIT_ROOT_DIR}/include" ${_wheel_cuda_includes} NO_DEFAULT_PATH)
+  if(TSNATIVE_CUDA_RUNTIME_INCLUDE)
+    set(TSNATIVE_CUDA_GRAPHS ON)
+    target_include_directories(tsnative::torch SYSTEM INTERFACE "${TSNATIVE_CUDA_RUNTIME_INCLUDE}")
+  else()
+    message(WARNING "tsnative: no CUDA runtime headers (cuda_runtime_api.h) found: built without CUDA graphs")
+  endif()
+endif()
+
 # The lib folder for RPATHs: binaries built here run against the same LibTorch without LD_LIBRARY_PATH.
 set(TSNATIVE_TORCH_LIB_DIR "${TSNATIVE_TORCH_ROOT}/lib")
 

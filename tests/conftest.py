@@ -87,3 +87,39 @@ def resnet18_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def recurrent_file(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     return save_scripted(Recurrent(), tmp_path / "recurrent.pt")
+
+
+class SmallConvNet(torch.nn.Module):
+    """conv-bn-relu twice, pooling, a linear head: what freezing folds and oneDNN fuses; one more method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(8, 16, 3, padding=1),
+            torch.nn.BatchNorm2d(16),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1),
+        )
+        self.fc = torch.nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).flatten(1))
+
+    @torch.jit.export
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).flatten(1)
+
+
+def small_conv_net() -> SmallConvNet:
+    """SmallConvNet with seed 0 and non-trivial batchnorm statistics, so folding them is actually checked."""
+    torch.manual_seed(0)
+    net = SmallConvNet().eval()
+    with torch.no_grad():
+        for layer in net.features:
+            if isinstance(layer, torch.nn.BatchNorm2d):
+                layer.running_mean.uniform_(-0.5, 0.5)
+                layer.running_var.uniform_(0.5, 2.0)
+    return net

@@ -49,3 +49,91 @@ def test_threads_on_cuda_match_serial(recurrent_file: Path) -> None:
         results = list(pool.map(lambda i: [engine.predict(*inputs[i])[0] for _ in range(20)], range(8)))
     for index, outputs in enumerate(results):
         assert all(torch.equal(output, serial[index]) for output in outputs)
+
+
+# --- CUDA graphs, pinned transfers, reduced precision -------------------------------------------------------
+
+
+def test_cuda_graph_replays_match_eager_and_other_shapes_fall_back(resnet18_files: dict[str, Path]) -> None:
+    path = resnet18_files["trace"]
+    engine = tsnative.Engine(path, device="cuda", cuda_graphs=True, warmup_shapes=[(1, 3, 224, 224)])
+    assert engine.optimizations[-1] == "cuda_graphs x1"
+    reference = python_reference(path)
+    for batch in (1, 2, 1):  # captured, not captured (eager), captured again
+        x = torch.randn(batch, 3, 224, 224)
+        torch.testing.assert_close(engine.predict(x), reference(x), rtol=1e-3, atol=1e-3)
+
+
+def test_cuda_graph_outputs_are_copies(resnet18_files: dict[str, Path]) -> None:
+    # A replay writes the graph's own output buffers: what a call returned must not change with the next call.
+    path = resnet18_files["trace"]
+    engine = tsnative.Engine(
+        path, device="cuda", cuda_graphs=True, warmup_shapes=[(1, 3, 224, 224)], outputs_on_device=True
+    )
+    x1, x2 = torch.randn(1, 3, 224, 224), torch.randn(1, 3, 224, 224)
+    first = engine.predict(x1)
+    second = engine.predict(x2)
+    assert first.is_cuda and first.data_ptr() != second.data_ptr()
+    reference = python_reference(path)
+    torch.testing.assert_close(first.cpu(), reference(x1), rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(second.cpu(), reference(x2), rtol=1e-3, atol=1e-3)
+
+
+def test_cuda_graph_replays_from_threads_match_serial(recurrent_file: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = tsnative.Engine(recurrent_file, device="cuda", cuda_graphs=True, warmup_shapes=[((8, 4), (8, 4))])
+    assert "cuda_graphs x1" in engine.optimizations
+    inputs = [(torch.randn(8, 4), torch.randn(8, 4)) for _ in range(8)]
+    serial = [engine.predict(x, h)[0] for x, h in inputs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: [engine.predict(*inputs[i])[0] for _ in range(20)], range(8)))
+    for index, outputs in enumerate(results):
+        assert all(torch.equal(output, serial[index]) for output in outputs)
+
+
+def test_a_model_that_cannot_be_captured_runs_eagerly(tmp_path: Path) -> None:
+    # ControlFlow branches on input.sum() > 0: the host reads a GPU value, which CUDA forbids during capture.
+    from conftest import ControlFlow, save_scripted
+
+    torch.manual_seed(0)
+    path = save_scripted(ControlFlow(), tmp_path / "control_flow.pt")
+    engine = tsnative.Engine(path, device="cuda", cuda_graphs=True, warmup_shapes=[(4,)])
+    assert any(note.startswith("cuda_graphs skipped for shapes [4] (") for note in engine.optimizations)
+    assert not any(note.startswith("cuda_graphs x") for note in engine.optimizations)
+    x = torch.rand(4) + 0.1
+    torch.testing.assert_close(engine.predict(x), python_reference(path)(x))
+    # The failed capture left CUDA usable, for this engine and others.
+    assert tsnative.Engine(path, device="cuda").predict(-x).shape == (4, 4)
+
+
+def test_cuda_graphs_need_warmup_shapes(recurrent_file: Path) -> None:
+    with pytest.raises(ValueError, match="cuda_graphs: give warmup_shapes"):
+        tsnative.Engine(recurrent_file, device="cuda", cuda_graphs=True)
+
+
+def test_pinned_transfers_give_the_same_outputs(resnet18_files: dict[str, Path]) -> None:
+    path = resnet18_files["trace"]
+    pinned = tsnative.Engine(path, device="cuda", pinned_transfers=True)
+    plain = tsnative.Engine(path, device="cuda")
+    assert "pinned_transfers" in pinned.optimizations
+    x = torch.randn(2, 3, 224, 224)
+    output = pinned.predict(x)
+    assert output.device.type == "cpu"
+    assert torch.equal(output, plain.predict(x))
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_reduced_precision_on_cuda(resnet18_files: dict[str, Path], precision: str) -> None:
+    path = resnet18_files["trace"]
+    engine = tsnative.Engine(
+        path, device="cuda", precision=precision, cuda_graphs=True, warmup_shapes=[(2, 3, 224, 224)]
+    )
+    assert f"precision {precision}" in engine.optimizations and "cuda_graphs x1" in engine.optimizations
+    x = torch.randn(2, 3, 224, 224)
+    output = engine.predict(x)
+    assert output.dtype == torch.float32
+    expected = python_reference(path)(x)
+    # 18 layers in a 2-byte format: compare at the scale of the logits.
+    scale = expected.abs().max().item()
+    torch.testing.assert_close(output, expected, rtol=0.05, atol=0.05 * scale)

@@ -12,46 +12,15 @@ import pytest
 import torch
 
 import tsnative
-from conftest import Recurrent, python_reference, save_scripted, save_traced
+from conftest import Recurrent, SmallConvNet, python_reference, save_scripted, save_traced, small_conv_net
 
 # Fused/frozen float32 convolutions reorder sums: agreement with eager to a few ulps of the activations' scale.
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
 
-class SmallConvNet(torch.nn.Module):
-    """conv-bn-relu twice, pooling, a linear head: what freezing folds and oneDNN fuses; one more method."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = torch.nn.Sequential(
-            torch.nn.Conv2d(3, 8, 3, padding=1),
-            torch.nn.BatchNorm2d(8),
-            torch.nn.ReLU(),
-            torch.nn.Conv2d(8, 16, 3, padding=1),
-            torch.nn.BatchNorm2d(16),
-            torch.nn.ReLU(),
-            torch.nn.AdaptiveAvgPool2d(1),
-        )
-        self.fc = torch.nn.Linear(16, 5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x).flatten(1))
-
-    @torch.jit.export
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x).flatten(1)
-
-
 @pytest.fixture(scope="module")
 def model() -> SmallConvNet:
-    torch.manual_seed(0)
-    net = SmallConvNet().eval()
-    with torch.no_grad():  # non-trivial batchnorm statistics, so folding them is actually checked
-        for layer in net.features:
-            if isinstance(layer, torch.nn.BatchNorm2d):
-                layer.running_mean.uniform_(-0.5, 0.5)
-                layer.running_var.uniform_(0.5, 2.0)
-    return net
+    return small_conv_net()
 
 
 @pytest.fixture(scope="module")

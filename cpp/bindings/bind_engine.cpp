@@ -14,10 +14,22 @@ void bind_engine(py::module_& module) {
       .def(py::init([](const std::string& path, const std::string& device, const std::string& method,
                        bool outputs_on_device, int threads, bool check_inputs, const std::string& sha256,
                        uint64_t max_archive_bytes, bool freeze, bool onednn_fusion,
-                       std::vector<std::vector<std::vector<int64_t>>> warmup_shapes) {
-             EngineOptions options{
-                 device, method,        outputs_on_device,       threads, check_inputs, sha256, max_archive_bytes,
-                 freeze, onednn_fusion, std::move(warmup_shapes)};
+                       std::vector<std::vector<std::vector<int64_t>>> warmup_shapes, const std::string& precision,
+                       bool cuda_graphs, bool pinned_transfers) {
+             EngineOptions options;
+             options.device = device;
+             options.method = method;
+             options.outputs_on_device = outputs_on_device;
+             options.threads = threads;
+             options.check_inputs = check_inputs;
+             options.sha256 = sha256;
+             options.max_archive_bytes = max_archive_bytes;
+             options.freeze = freeze;
+             options.onednn_fusion = onednn_fusion;
+             options.warmup_shapes = std::move(warmup_shapes);
+             options.precision = precision;
+             options.cuda_graphs = cuda_graphs;
+             options.pinned_transfers = pinned_transfers;
              // Loading can take seconds: let other Python threads run meanwhile.
              py::gil_scoped_release release;
              return std::make_unique<Engine>(path, std::move(options));
@@ -25,7 +37,8 @@ void bind_engine(py::module_& module) {
            py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("method") = "forward",
            py::arg("outputs_on_device") = false, py::arg("threads") = 0, py::arg("check_inputs") = true,
            py::arg("sha256") = "", py::arg("max_archive_bytes") = 0, py::arg("freeze") = true,
-           py::arg("onednn_fusion") = true, py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{})
+           py::arg("onednn_fusion") = true, py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{},
+           py::arg("precision") = "fp32", py::arg("cuda_graphs") = false, py::arg("pinned_transfers") = false)
       .def(
           "predict",
           [](const Engine& engine, const py::args& args, const py::kwargs& kwargs) {
@@ -50,6 +63,7 @@ void bind_engine(py::module_& module) {
       .def_property_readonly("path", &Engine::path)
       .def_property_readonly("device", [](const Engine& engine) { return engine.device().str(); })
       .def_property_readonly("method", [](const Engine& engine) { return engine.options().method; })
+      .def_property_readonly("precision", [](const Engine& engine) { return engine.options().precision; })
       .def_property_readonly("outputs_on_device",
                              [](const Engine& engine) { return engine.options().outputs_on_device; })
       .def_property_readonly("load_seconds", &Engine::load_seconds)

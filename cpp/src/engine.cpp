@@ -1,8 +1,6 @@
 #include "tsnative/engine.h"
 
 #include <ATen/Parallel.h>
-#include <c10/core/GradMode.h>
-#include <c10/core/InferenceMode.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/serialization/import.h>
 
@@ -11,12 +9,15 @@
 #include <optional>
 
 #include "archive_check.h"
+#include "cuda_graphs.h"
 #include "device.h"
 #include "error_text.h"
 #include "input_check.h"
 #include "ivalue_tensors.h"
 #include "optimize.h"
+#include "precision.h"
 #include "sha256.h"
+#include "transfers.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
 
@@ -32,11 +33,26 @@ struct Engine::Impl {
   std::string metadata_json;
   std::vector<detail::TensorCheck> input_checks;  // from the metadata: what run() checks tensors against
   std::vector<std::string> optimizations;         // what was applied at load, in order
-  // oneDNN Graph fusion runs ~8x slower under InferenceMode than under NoGradGuard (measured on ResNet-18 with
-  // torch 2.14), so a fused engine runs under NoGradGuard; both keep autograd history off the outputs.
-  bool onednn_fusion = false;
+  bool onednn_fusion = false;                     // run() fuses this engine's graphs (see detail::RunGuards)
+  std::optional<at::ScalarType> precision;        // the reduced floating-point type, when not float32
+  std::unique_ptr<detail::CudaGraphs> cuda_graphs;
   int64_t parameter_count = 0;  // counted before freezing, which turns parameters into constants
   double load_seconds = 0.0;
+
+  // Inputs on the engine's device, floating-point tensors in its precision.
+  void place_inputs(std::vector<c10::IValue>& inputs) const {
+    for (auto& input : inputs) {
+      if (!device.is_cpu()) input = detail::to_device_for_input(input, device, options.pinned_transfers);
+      if (precision) input = detail::to_precision(input, *precision);
+    }
+  }
+
+  // Outputs in float32 and, unless asked to stay, on the host.
+  c10::IValue finish_outputs(c10::IValue output) const {
+    if (precision) output = detail::to_float32(output, *precision);
+    if (device.is_cpu() || options.outputs_on_device) return output;
+    return detail::to_host(output, device, options.pinned_transfers);
+  }
 };
 
 namespace {
@@ -76,6 +92,13 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
     throw InvalidValue("threads: expected a positive count or 0 (keep the current setting), got " +
                        std::to_string(impl_->options.threads));
   }
+  impl_->precision = detail::parse_precision(impl_->options.precision);
+  if (impl_->options.cuda_graphs && !impl_->device.is_cuda()) {
+    throw InvalidValue("cuda_graphs: needs a CUDA device, got device \"" + impl_->options.device + "\"");
+  }
+  if (impl_->options.cuda_graphs && impl_->options.warmup_shapes.empty()) {
+    throw InvalidValue("cuda_graphs: give warmup_shapes, the input shapes to capture a CUDA graph for (got none)");
+  }
 
   if (!std::filesystem::exists(path)) throw FileNotFound(path);
   if (!impl_->options.sha256.empty()) detail::verify_sha256(path, impl_->options.sha256);
@@ -84,6 +107,11 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   impl_->module.eval();
   for (const auto& parameter : impl_->module.parameters()) impl_->parameter_count += parameter.numel();
   impl_->optimizations = detail::freeze_for_inference(impl_->module, impl_->options);
+  if (impl_->precision) {
+    // After freezing, so batchnorm is folded into the convolutions in float32 before the weights are rounded.
+    detail::convert_module(impl_->module, *impl_->precision);
+    impl_->optimizations.push_back("precision " + impl_->options.precision);
+  }
   impl_->method = impl_->module.find_method(impl_->options.method);
   if (!impl_->method) {
     throw InvalidValue("method: '" + impl_->options.method + "' is not a method of '" + path +
@@ -111,7 +139,10 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   } else if (impl_->options.onednn_fusion && impl_->device.is_cpu() && !frozen) {
     impl_->optimizations.emplace_back("onednn_fusion skipped (the module is not frozen)");
   }
-  warm_up(detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device));
+  auto warmup_calls = detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device);
+  warm_up(warmup_calls);
+  if (impl_->options.cuda_graphs) capture_cuda_graphs(std::move(warmup_calls));
+  if (impl_->options.pinned_transfers && impl_->device.is_cuda()) impl_->optimizations.emplace_back("pinned_transfers");
   impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -122,29 +153,21 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   bind_arguments(schema(), inputs);
   detail::check_tensors(impl_->input_checks, inputs);
-  // Both guards are thread-local, so they are set here, on the thread that runs the model.
-  std::optional<c10::InferenceMode> inference_mode;
-  std::optional<c10::NoGradGuard> no_grad;
-  if (impl_->onednn_fusion) {
-    no_grad.emplace();
-  } else {
-    inference_mode.emplace();
+  // Thread-local state, so set here, on the thread that runs the model.
+  const detail::RunGuards guards(impl_->onednn_fusion);
+  impl_->place_inputs(inputs);
+  std::optional<c10::IValue> output;
+  if (impl_->cuda_graphs) output = impl_->cuda_graphs->replay(inputs);
+  if (!output) {
+    try {
+      output = (*impl_->method)(std::move(inputs));
+    } catch (const c10::Error& e) {
+      throw InferenceError(detail::message_of(e));
+    } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
+      throw InferenceError(e.what());
+    }
   }
-  const detail::FusionScope fusion(impl_->onednn_fusion);
-  const bool on_cpu = impl_->device.is_cpu();
-  if (!on_cpu) {
-    for (auto& input : inputs) input = detail::to_device(input, impl_->device);
-  }
-  c10::IValue output;
-  try {
-    output = (*impl_->method)(std::move(inputs));
-  } catch (const c10::Error& e) {
-    throw InferenceError(detail::message_of(e));
-  } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
-    throw InferenceError(e.what());
-  }
-  if (!on_cpu && !impl_->options.outputs_on_device) output = detail::to_device(output, c10::Device(c10::kCPU));
-  return output;
+  return impl_->finish_outputs(std::move(*output));
 }
 
 void Engine::warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
@@ -161,6 +184,21 @@ void Engine::warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
     }
   }
   if (!calls.empty()) impl_->optimizations.push_back("warmup x" + std::to_string(calls.size()));
+}
+
+void Engine::capture_cuda_graphs(std::vector<std::vector<c10::IValue>> calls) {
+  // The graphs see what run() hands the method: complete argument lists, on the device, in the engine's precision.
+  for (auto& call : calls) {
+    bind_arguments(schema(), call);
+    impl_->place_inputs(call);
+  }
+  const detail::RunGuards guards(impl_->onednn_fusion);
+  impl_->cuda_graphs = std::make_unique<detail::CudaGraphs>(*impl_->method, calls, impl_->device, impl_->optimizations);
+  if (impl_->cuda_graphs->size() > 0) {
+    impl_->optimizations.push_back("cuda_graphs x" + std::to_string(impl_->cuda_graphs->size()));
+  } else {
+    impl_->cuda_graphs.reset();
+  }
 }
 
 const MethodSignature& Engine::signature() const { return impl_->signature; }

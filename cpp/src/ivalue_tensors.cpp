@@ -2,35 +2,39 @@
 
 namespace tsnative::detail {
 
-c10::IValue to_device(const c10::IValue& value, c10::Device device) {
+c10::IValue map_tensors(const c10::IValue& value, const std::function<at::Tensor(const at::Tensor&)>& rewrite) {
   if (value.isTensor()) {
     const at::Tensor& tensor = value.toTensor();
-    return tensor.defined() ? c10::IValue(tensor.to(device)) : value;
+    return tensor.defined() ? c10::IValue(rewrite(tensor)) : value;
   }
   if (value.isTuple()) {
     const auto& tuple = value.toTupleRef();
     std::vector<c10::IValue> elements;
     elements.reserve(tuple.size());
-    for (const auto& element : tuple.elements()) elements.push_back(to_device(element, device));
+    for (const auto& element : tuple.elements()) elements.push_back(map_tensors(element, rewrite));
     // Named tuples keep their type so the Python side still sees field names.
     if (tuple.type()->schema()) return c10::ivalue::Tuple::createNamed(std::move(elements), tuple.type());
     return c10::ivalue::Tuple::create(std::move(elements));
   }
   if (value.isList()) {
     const auto list = value.toList();
-    c10::impl::GenericList moved(list.elementType());
-    moved.reserve(list.size());
-    for (size_t i = 0; i < list.size(); ++i) moved.push_back(to_device(list.get(i), device));
-    return moved;
+    c10::impl::GenericList mapped(list.elementType());
+    mapped.reserve(list.size());
+    for (size_t i = 0; i < list.size(); ++i) mapped.push_back(map_tensors(list.get(i), rewrite));
+    return mapped;
   }
   if (value.isGenericDict()) {
     const auto dict = value.toGenericDict();
-    c10::impl::GenericDict moved(dict.keyType(), dict.valueType());
-    moved.reserve(dict.size());
-    for (const auto& entry : dict) moved.insert(entry.key(), to_device(entry.value(), device));
-    return moved;
+    c10::impl::GenericDict mapped(dict.keyType(), dict.valueType());
+    mapped.reserve(dict.size());
+    for (const auto& entry : dict) mapped.insert(entry.key(), map_tensors(entry.value(), rewrite));
+    return mapped;
   }
   return value;
+}
+
+c10::IValue to_device(const c10::IValue& value, c10::Device device) {
+  return map_tensors(value, [device](const at::Tensor& tensor) { return tensor.to(device); });
 }
 
 }  // namespace tsnative::detail

@@ -54,6 +54,14 @@ bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool fr
 FusionScope::FusionScope(bool fuse) : previous_(fusion_wanted) { fusion_wanted = fuse; }
 FusionScope::~FusionScope() { fusion_wanted = previous_; }
 
+RunGuards::RunGuards(bool onednn_fusion) : fusion_(onednn_fusion) {
+  if (onednn_fusion) {
+    no_grad_.emplace();
+  } else {
+    inference_mode_.emplace();
+  }
+}
+
 std::vector<std::vector<c10::IValue>> warmup_inputs(const std::vector<std::vector<std::vector<int64_t>>>& shapes,
                                                     const std::vector<InputSpec>& recorded, c10::Device device) {
   std::vector<std::vector<c10::IValue>> calls;

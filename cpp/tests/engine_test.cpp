@@ -141,6 +141,31 @@ TEST_F(EngineTest, ConcurrentRunsMatchSerialOnes) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
+TEST_F(EngineTest, ReducedPrecisionConvertsWeightsAndFloatInputsOnly) {
+  torch::jit::Module module("Scaled");
+  const auto weight = torch::tensor({1.1f, -2.3f, 3.7f, 0.01f});
+  module.register_parameter("weight", weight, false);
+  module.define(
+      "def forward(self, x: Tensor, n: Tensor) -> Tuple[Tensor, Tensor]:\n"
+      "  return (x * self.weight + 0.1, n + 1)\n");
+  const auto path = dir.file("scaled.pt");
+  module.save(path);
+  const auto x = torch::tensor({0.3f, 1.7f, -0.9f, 12.5f});
+  const auto n = torch::tensor({1, 2}, torch::kInt64);
+  // What the same arithmetic gives in bfloat16, read back as float32: the engine must match it bit for bit.
+  const auto expected = (x.to(torch::kBFloat16) * weight.to(torch::kBFloat16) + 0.1).to(torch::kFloat32);
+  for (const bool freeze : {true, false}) {  // the weight as a graph constant (frozen) or as a parameter
+    Engine engine(path, EngineOptions{.freeze = freeze, .precision = "bf16"});
+    const auto outputs = engine.run({x, n}).toTuple();
+    const auto scaled = outputs->elements()[0].toTensor();
+    EXPECT_EQ(scaled.scalar_type(), torch::kFloat32) << "freeze " << freeze;
+    EXPECT_TRUE(torch::equal(scaled, expected)) << "freeze " << freeze << ": " << scaled << " vs " << expected;
+    EXPECT_FALSE(torch::equal(scaled, x * weight + 0.1));
+    EXPECT_TRUE(torch::equal(outputs->elements()[1].toTensor(), n + 1));
+  }
+  EXPECT_THROW(Engine(path, EngineOptions{.precision = "fp8"}), InvalidValue);
+}
+
 TEST_F(EngineTest, CudaWhenAvailable) {
   const auto path = save_module(dir.file("double.pt"), "def forward(self, x: Tensor) -> Tensor:\n  return x * 2\n");
   if (!torch::cuda::is_available()) {
@@ -154,6 +179,19 @@ TEST_F(EngineTest, CudaWhenAvailable) {
   EXPECT_TRUE(torch::equal(y, torch::full({3}, 2.0)));
   Engine kept(path, EngineOptions{.device = "cuda", .outputs_on_device = true});
   EXPECT_TRUE(kept.run({torch::ones({3})}).toTensor().device().is_cuda());
+}
+
+TEST_F(EngineTest, CudaGraphsWhenAvailable) {
+  const auto path = save_module(dir.file("affine.pt"), "def forward(self, x: Tensor) -> Tensor:\n  return x * 2 + 1\n");
+  EXPECT_THROW(Engine(path, EngineOptions{.cuda_graphs = true}), InvalidValue);  // CPU
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: only the refusal on the CPU was checked";
+  EXPECT_THROW(Engine(path, EngineOptions{.device = "cuda", .cuda_graphs = true}), InvalidValue);  // no shapes
+  Engine engine(path, EngineOptions{.device = "cuda", .warmup_shapes = {{{3}}}, .cuda_graphs = true});
+  EXPECT_EQ(engine.optimizations().back(), "cuda_graphs x1");
+  for (const int64_t size : {3, 5, 3}) {  // replayed, eager, replayed
+    const auto x = torch::randn({size});
+    EXPECT_TRUE(torch::allclose(engine.run({x}).toTensor(), x * 2 + 1)) << "size " << size;
+  }
 }
 
 }  // namespace

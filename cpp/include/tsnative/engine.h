@@ -29,6 +29,14 @@ struct EngineOptions {
   // Shapes to run at load, so the profiling executor has optimised for them before the first real call: one
   // entry per call, one shape per tensor argument (zeros; dtype from the export metadata, else float32).
   std::vector<std::vector<std::vector<int64_t>>> warmup_shapes;
+  // "fp32", or "fp16" / "bf16": floating-point weights and inputs converted at load and per call; floating-point
+  // outputs come back as float32.
+  std::string precision = "fp32";
+  // CUDA: capture a CUDA graph per warmup_shapes entry and replay it for calls of exactly those shapes; other
+  // shapes run as usual. Needs a CUDA device and warmup_shapes.
+  bool cuda_graphs = false;
+  // CUDA: stage host inputs and outputs in page-locked memory and copy them asynchronously.
+  bool pinned_transfers = false;
 };
 
 class Engine {
@@ -43,7 +51,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Runs the method under InferenceMode (NoGradGuard with oneDNN fusion) on positional `inputs` (without self);
-  // trailing arguments with defaults may be left out. Tensors anywhere in the inputs are moved to the engine's device.
+  // trailing arguments with defaults may be left out. With CUDA graphs, a call whose tensors match a captured
+  // shape replays its graph. Tensors anywhere in the inputs are moved to the engine's device.
   // Throws InvalidType for a wrong argument count or type, InferenceError when the model raises.
   // Thread-safe: several threads may call run() on one Engine at once.
   c10::IValue run(std::vector<c10::IValue> inputs) const;
@@ -60,11 +69,12 @@ class Engine {
   const std::string& metadata_json() const;
   // Elements in the module's parameters as loaded (0 for a file frozen at export, whose weights are constants).
   int64_t parameter_count() const;
-  // The optimisations applied at load, e.g. {"freeze", "onednn_fusion", "warmup x2"}.
+  // The optimisations applied at load, e.g. {"freeze", "onednn_fusion", "warmup x2"}, and notes on those skipped.
   const std::vector<std::string>& optimizations() const;
 
  private:
   void warm_up(const std::vector<std::vector<c10::IValue>>& calls);
+  void capture_cuda_graphs(std::vector<std::vector<c10::IValue>> calls);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,6 +1,7 @@
 // ts-infer: load a TorchScript model, run it on random or .npy input, print the top classes, optionally time it.
 //   ts-infer MODEL.pt [--device cpu|cuda|cuda:N] [--batch N | --shape 1x3x224x224] [--input FILE.npy]
-//                     [--topk K] [--threads N] [--warmup N --iters N] [--json]
+//                     [--topk K] [--threads N] [--warmup N --iters N] [--precision fp32|bf16|fp16]
+//                     [--cuda-graphs] [--pinned] [--json]
 // Exit status: 0 done, 1 the model or input could not be loaded or run, 2 wrong usage.
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -39,7 +40,7 @@ at::Tensor first_tensor(const c10::IValue& value) {
     }
   }
   if (value.isList()) {
-    for (const c10::IValue element : value.toList()) {
+    for (const auto& element : value.toListRef()) {
       if (auto found = first_tensor(element); found.defined()) return found;
     }
   }
@@ -54,7 +55,9 @@ at::Tensor first_tensor(const c10::IValue& value) {
 int run(const Arguments& arguments) {
   std::optional<Engine> engine;
   try {
-    engine.emplace(arguments.model, arguments.engine);
+    EngineOptions options = arguments.engine;
+    options.cuda_graphs = false;  // captured below, once the input shapes are known
+    engine.emplace(arguments.model, options);
   } catch (const FileNotFound& e) {
     std::cerr << "Error loading model: " << e.what() << std::endl;
     return 1;
@@ -67,6 +70,15 @@ int run(const Arguments& arguments) {
   const auto inputs = prepare_inputs(recorded_inputs(engine->metadata_json()), arguments.input);
   std::vector<c10::IValue> values;
   for (const auto& input : inputs) values.emplace_back(input.tensor);
+  if (arguments.engine.cuda_graphs) {
+    // The graph is captured at load for the input's shapes, known only now (from the file's metadata and the
+    // options): load again with them.
+    EngineOptions options = arguments.engine;
+    options.warmup_shapes.emplace_back();
+    for (const auto& input : inputs) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
+    engine.reset();
+    engine.emplace(arguments.model, options);
+  }
 
   const int warmup = arguments.warmup >= 0 ? arguments.warmup : 10;
   RunReport report{*engine, at::get_num_threads(), inputs, {}, {}, std::nullopt, warmup};
@@ -113,6 +125,11 @@ int main(int argc, char** argv) {
   bool no_fusion = false;
   app.add_flag("--no-freeze", no_freeze, "do not freeze a module that still has parameters");
   app.add_flag("--no-fusion", no_fusion, "CPU: run without oneDNN Graph fusion");
+  app.add_option("--precision", arguments.engine.precision, "floating-point format the model runs in")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  app.add_flag("--cuda-graphs", arguments.engine.cuda_graphs, "CUDA: capture the model for the input's shape, replay it");
+  app.add_flag("--pinned", arguments.engine.pinned_transfers, "CUDA: copy inputs and outputs through pinned memory");
 
   try {
     app.parse(argc, argv);
@@ -125,7 +142,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {  // CLI::ParseError, or a malformed --shape
     std::cerr << "ts-infer: " << e.what() << "\n"
               << "usage: ts-infer MODEL.pt [--device D] [--batch N | --shape AxBxC] [--input FILE.npy] [--topk K] "
-                 "[--threads N] [--warmup N --iters N] [--no-fusion] [--json]   (--help for more)"
+                 "[--threads N] [--warmup N --iters N] [--precision P] [--cuda-graphs] [--json]   (--help for more)"
               << std::endl;
     return 2;
   }

@@ -1,0 +1,105 @@
+#include "cuda_graphs.h"
+
+#include <c10/core/DeviceGuard.h>
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+
+#include <mutex>
+
+#include "cuda_graph_capture.h"
+#include "error_text.h"
+#include "ivalue_tensors.h"
+#include "tsnative/metadata.h"
+
+namespace tsnative::detail {
+
+struct CudaGraphs::Captured {
+  std::vector<at::Tensor> inputs;  // the buffers the graph reads: each call's inputs are copied in
+  c10::IValue output;              // the buffers the graph writes: copied out after each replay
+  std::unique_ptr<CapturedGraph> graph;
+  std::mutex mutex;  // one replay at a time per graph: its buffers are shared
+  // Recorded after a replay's outputs are copied out; the next replay's stream waits on it before refilling the
+  // inputs, so a caller on another stream cannot overwrite buffers still in use.
+  c10::Event released{c10::DeviceType::CUDA};
+
+  bool matches(const std::vector<c10::IValue>& call) const {
+    if (call.size() != inputs.size()) return false;
+    for (size_t i = 0; i < call.size(); ++i) {
+      if (!call[i].isTensor()) return false;
+      const at::Tensor& tensor = call[i].toTensor();
+      if (!tensor.defined() || tensor.sizes() != inputs[i].sizes() || tensor.scalar_type() != inputs[i].scalar_type() ||
+          tensor.device() != inputs[i].device()) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+namespace {
+
+std::string shapes_text(const std::vector<c10::IValue>& call) {
+  std::string text;
+  for (const auto& value : call) {
+    text += (text.empty() ? "" : ", ") + (value.isTensor() ? shape_text(value.toTensor().sizes().vec()) : "?");
+  }
+  return text;
+}
+
+}  // namespace
+
+CudaGraphs::CudaGraphs(torch::jit::Method& method, const std::vector<std::vector<c10::IValue>>& calls,
+                       c10::Device device, std::vector<std::string>& notes)
+    : device_(device) {
+  require_cuda_graphs();
+  for (const auto& call : calls) {
+    auto captured = std::make_unique<Captured>();
+    bool tensors_only = true;
+    for (const auto& value : call) {
+      if (!value.isTensor()) {
+        tensors_only = false;
+        break;
+      }
+      // The graph's own input buffers, outliving the warm-up tensors they start from.
+      captured->inputs.push_back(value.toTensor().clone());
+    }
+    if (!tensors_only) {
+      notes.push_back("cuda_graphs skipped (the method takes arguments other than tensors)");
+      return;
+    }
+    const std::vector<c10::IValue> arguments(captured->inputs.begin(), captured->inputs.end());
+    try {
+      captured->graph = capture_cuda_graph(device, [&] { captured->output = method(arguments); });
+    } catch (const std::exception& e) {
+      notes.push_back("cuda_graphs skipped for shapes " + shapes_text(call) + " (" + first_line(e.what()) + ")");
+      continue;
+    }
+    graphs_.push_back(std::move(captured));
+  }
+}
+
+CudaGraphs::~CudaGraphs() = default;
+
+std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs) const {
+  Captured* match = nullptr;
+  for (const auto& captured : graphs_) {
+    if (captured->matches(inputs)) {
+      match = captured.get();
+      break;
+    }
+  }
+  if (match == nullptr) return std::nullopt;
+
+  const std::lock_guard lock(match->mutex);
+  const c10::DeviceGuard on_device(device_);
+  const c10::Stream stream = c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).getStream(device_);
+  match->released.block(stream);
+  for (size_t i = 0; i < inputs.size(); ++i) match->inputs[i].copy_(inputs[i].toTensor(), /*non_blocking=*/true);
+  match->graph->replay();
+  // Copies, not the graph's buffers: the next replay overwrites those.
+  c10::IValue output = map_tensors(match->output, [](const at::Tensor& tensor) { return tensor.clone(); });
+  match->released.record(stream);
+  return output;
+}
+
+}  // namespace tsnative::detail

@@ -48,9 +48,8 @@ void convert_module(torch::jit::Module& module, at::ScalarType dtype) {
 }
 
 c10::IValue to_precision(const c10::IValue& value, at::ScalarType dtype) {
-  return map_tensors(value, [dtype](const at::Tensor& tensor) {
-    return tensor.is_floating_point() ? tensor.to(dtype) : tensor;
-  });
+  return map_tensors(
+      value, [dtype](const at::Tensor& tensor) { return tensor.is_floating_point() ? tensor.to(dtype) : tensor; });
 }
 
 c10::IValue to_float32(const c10::IValue& value, at::ScalarType dtype) {

@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
   app.add_option("--precision", arguments.engine.precision, "floating-point format the model runs in")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->capture_default_str();
-  app.add_flag("--cuda-graphs", arguments.engine.cuda_graphs, "CUDA: capture the model for the input's shape, replay it");
+  app.add_flag("--cuda-graphs", arguments.engine.cuda_graphs,
+               "CUDA: capture the model for the input's shape, replay it");
   app.add_flag("--pinned", arguments.engine.pinned_transfers, "CUDA: copy inputs and outputs through pinned memory");
 
   try {

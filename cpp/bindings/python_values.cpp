@@ -1,5 +1,6 @@
 #include "python_values.h"
 
+#include <pybind11/gil_safe_call_once.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
 
 #include "tsnative/errors.h"
@@ -15,11 +16,22 @@ std::string describe_python_value(py::handle value) {
   return py::str(py::type::handle_of(value).attr("__name__"));
 }
 
-c10::IValue convert_argument(const Engine& engine, size_t index, py::handle value) {
+// Values that are not tensors go through tsnative.engine._as_torch first (numpy arrays, also inside containers,
+// become tensors), so numpy handling lives in one place; tensors, the common case, skip that Python call.
+py::object as_torch(py::handle value) {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> converter;
+  const py::object& convert =
+      converter.call_once_and_store_result([] { return py::module_::import("tsnative.engine").attr("_as_torch"); })
+          .get_stored();
+  return convert(value);
+}
+
+c10::IValue convert_argument(const Engine& engine, size_t index, py::handle given) {
   const c10::Argument& argument = engine.schema().arguments().at(index + 1);  // +1: skip self
+  const py::object value = THPVariable_Check(given.ptr()) ? py::reinterpret_borrow<py::object>(given) : as_torch(given);
   // LibTorch turns None into an undefined tensor for a Tensor argument; the core refuses that with the same
   // message, but saying it here keeps the Python type name.
-  if (value.is_none() && argument.real_type()->kind() == c10::TypeKind::TensorType) {
+  if (given.is_none() && argument.real_type()->kind() == c10::TypeKind::TensorType) {
     throw InvalidType(type_mismatch_message(engine.signature(), index, "None"));
   }
   try {
@@ -28,7 +40,7 @@ c10::IValue convert_argument(const Engine& engine, size_t index, py::handle valu
   } catch (const py::error_already_set&) {
   } catch (const c10::Error&) {
   }
-  throw InvalidType(type_mismatch_message(engine.signature(), index, describe_python_value(value)));
+  throw InvalidType(type_mismatch_message(engine.signature(), index, describe_python_value(given)));
 }
 
 }  // namespace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -19,7 +19,7 @@ __all__ = ["Engine", "Precision"]
 Precision = Literal["fp32", "bf16", "fp16"]
 
 
-class Engine:
+class Engine(_C.Engine):
     """Loads a TorchScript file once and runs it natively (C++/LibTorch) under inference mode.
 
     >>> eng = Engine("r18.pt", device="cpu")     # or "cuda", "cuda:1"
@@ -103,7 +103,7 @@ class Engine:
         if isolate:
             trial = trial_load(path, isolate if isinstance(isolate, Isolation) else Isolation(), method=method)
             sha256 = sha256 or trial.sha256  # the bytes that passed the trial are the bytes loaded here
-        self._engine = _C.Engine(
+        super().__init__(
             os.fspath(path),
             device=device,
             method=method,
@@ -120,83 +120,71 @@ class Engine:
             pinned_transfers=pinned_transfers,
         )
 
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
-        """Runs the method. Positional and keyword arguments follow :attr:`schema`.
-
-        Raises ``TypeError`` naming the expected and given types for a wrong argument count or type, and
-        :class:`tsnative.InferenceError` when the model itself fails. A failed call leaves the engine usable.
-        """
-        if not kwargs:
-            for value in args:
-                if type(value) is not torch.Tensor:
-                    break
-            else:  # the common call, tensors only: straight to C++, no conversion pass (per-call overhead)
-                return self._engine.predict(*args)
-        return self._engine.predict(*map(_as_torch, args), **{k: _as_torch(v) for k, v in kwargs.items()})
-
-    __call__ = predict
+    # predict() and __call__ are _C.Engine's own (see bind_engine.cpp): a call goes from Python straight to C++,
+    # which converts numpy arrays through _as_torch below. Declared here for type checkers and readers.
+    predict: Callable[..., Any] = _C.Engine.predict
+    __call__: Callable[..., Any] = _C.Engine.__call__
 
     def time(self, *args: Any, warmup: int = 10, iterations: int = 100, batch_size: int = 1) -> _C.LatencyStats:
         """Times the method on ``args`` in a C++ loop (the routine behind ``ts-infer --iters``), GIL released:
         one first run, ``warmup`` untimed runs, then ``iterations`` timed ones; CUDA is synchronised before each
         clock reading. ``batch_size`` (items per run) only scales the throughput."""
-        inputs = tuple(map(_as_torch, args))
-        return self._engine.time(inputs, warmup=warmup, iterations=iterations, batch_size=batch_size)
+        return super().time(args, warmup=warmup, iterations=iterations, batch_size=batch_size)
 
     @property
     def schema(self) -> _C.MethodSignature:
         """The method's arguments (names, types, defaults) and return type; ``str()`` gives one line."""
-        return self._engine.signature
+        return self._signature
 
     @property
     def device(self) -> str:
         """The device the model runs on, e.g. ``"cpu"`` or ``"cuda:0"``."""
-        return self._engine.device
+        return super().device
 
     @property
     def load_seconds(self) -> float:
         """Wall time of loading: file checks, ``torch::jit::load``, ``eval()`` and placement on the device."""
-        return self._engine.load_seconds
+        return super().load_seconds
 
     @property
     def path(self) -> str:
-        return self._engine.path
+        return super().path
 
     @property
     def method(self) -> str:
-        return self._engine.method
+        return super().method
 
     @property
     def method_names(self) -> list[str]:
         """Every method of the TorchScript module (``forward`` and any ``@torch.jit.export`` ones)."""
-        return self._engine.method_names
+        return super().method_names
 
     @functools.cached_property
     def metadata(self) -> dict[str, Any] | None:
         """What ``tsnative.export`` recorded in the file (inputs, outputs, export mode, versions, verification),
         or ``None`` for a file exported otherwise."""
-        text = self._engine.metadata_json
+        text = self._metadata_json
         return json.loads(text) if text else None
 
     @property
     def parameter_count(self) -> int:
         """Elements in the module's parameters; 0 for a frozen module (see ``metadata["parameters"]``)."""
-        return self._engine.parameter_count
+        return super().parameter_count
 
     @property
     def optimizations(self) -> list[str]:
         """The optimisations applied at load, e.g. ``["freeze", "precision bf16", "onednn_fusion", "warmup x2"]``,
         and notes on those skipped (``"cuda_graphs skipped for shapes [1, 4] (...)"``)."""
-        return self._engine.optimizations
+        return super().optimizations
 
     @property
     def precision(self) -> Precision:
         """The floating-point format the model runs in: ``"fp32"``, ``"bf16"`` or ``"fp16"``."""
-        return self._engine.precision  # type: ignore[return-value]
+        return super().precision  # type: ignore[return-value]
 
     @property
     def outputs_on_device(self) -> bool:
-        return self._engine.outputs_on_device
+        return super().outputs_on_device
 
     def __repr__(self) -> str:
         return f"Engine({self.path!r}, device={self.device!r}, {self.schema})"

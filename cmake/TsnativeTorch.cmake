@@ -115,18 +115,20 @@ else()
 endif()
 
 # --- 3c. CUDA runtime headers, for CUDA graph capture (cpp/src/cuda_graph_capture.cpp) ----------------------------
-# LibTorch's at::cuda::CUDAGraph header includes the CUDA runtime's. A toolkit has them; without one, the CUDA
-# wheel's nvidia-cuda-runtime package ships them beside torch. Without either, engines refuse cuda_graphs.
+# LibTorch's at::cuda::CUDAGraph header includes the CUDA runtime's, which include the compiler's crt/ headers: a
+# toolkit has them all (the CUDA wheels' nvidia/cu13/include lacks crt/, and compiling against it fails). Without
+# them, engines refuse cuda_graphs (cuda_graph_capture_unavailable.cpp).
 set(TSNATIVE_CUDA_GRAPHS OFF)
 if(_cuda_build)
   file(GLOB _wheel_cuda_includes "${TSNATIVE_TORCH_ROOT}/../nvidia/*/include")
-  find_path(TSNATIVE_CUDA_RUNTIME_INCLUDE cuda_runtime_api.h
+  find_path(TSNATIVE_CUDA_RUNTIME_INCLUDE NAMES crt/host_config.h
     HINTS ${CUDA_TOOLKIT_INCLUDE} "${CUDA_TOOLKIT_ROOT_DIR}/include" ${_wheel_cuda_includes} NO_DEFAULT_PATH)
-  if(TSNATIVE_CUDA_RUNTIME_INCLUDE)
+  if(TSNATIVE_CUDA_RUNTIME_INCLUDE AND EXISTS "${TSNATIVE_CUDA_RUNTIME_INCLUDE}/cuda_runtime_api.h")
     set(TSNATIVE_CUDA_GRAPHS ON)
     target_include_directories(tsnative::torch SYSTEM INTERFACE "${TSNATIVE_CUDA_RUNTIME_INCLUDE}")
   else()
-    message(WARNING "tsnative: no CUDA runtime headers (cuda_runtime_api.h) found: built without CUDA graphs")
+    message(STATUS "tsnative: no complete CUDA runtime headers (a toolkit's include/): built without CUDA graph "
+                   "capture (cuda_graphs=True is refused)")
   endif()
 endif()
 

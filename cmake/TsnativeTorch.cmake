@@ -123,9 +123,20 @@ if(_cuda_build)
   file(GLOB _wheel_cuda_includes "${TSNATIVE_TORCH_ROOT}/../nvidia/*/include")
   find_path(TSNATIVE_CUDA_RUNTIME_INCLUDE NAMES crt/host_config.h
     HINTS ${CUDA_TOOLKIT_INCLUDE} "${CUDA_TOOLKIT_ROOT_DIR}/include" ${_wheel_cuda_includes} NO_DEFAULT_PATH)
-  if(TSNATIVE_CUDA_RUNTIME_INCLUDE AND EXISTS "${TSNATIVE_CUDA_RUNTIME_INCLUDE}/cuda_runtime_api.h")
+  # at::cuda::CUDAGraph's layout depends on CUDA_VERSION (conditional nodes from 12.4): older headers than the ones
+  # LibTorch was built with would disagree with the library about the object's size.
+  set(_cuda_header_version 0)
+  if(TSNATIVE_CUDA_RUNTIME_INCLUDE AND EXISTS "${TSNATIVE_CUDA_RUNTIME_INCLUDE}/cuda.h")
+    file(STRINGS "${TSNATIVE_CUDA_RUNTIME_INCLUDE}/cuda.h" _cuda_version_line REGEX "^#define CUDA_VERSION [0-9]+")
+    string(REGEX MATCH "[0-9]+$" _cuda_header_version "${_cuda_version_line}")
+  endif()
+  if(TSNATIVE_CUDA_RUNTIME_INCLUDE AND EXISTS "${TSNATIVE_CUDA_RUNTIME_INCLUDE}/cuda_runtime_api.h"
+     AND _cuda_header_version GREATER_EQUAL 12040)
     set(TSNATIVE_CUDA_GRAPHS ON)
     target_include_directories(tsnative::torch SYSTEM INTERFACE "${TSNATIVE_CUDA_RUNTIME_INCLUDE}")
+  elseif(TSNATIVE_CUDA_RUNTIME_INCLUDE AND EXISTS "${TSNATIVE_CUDA_RUNTIME_INCLUDE}/cuda_runtime_api.h")
+    message(STATUS "tsnative: CUDA headers ${_cuda_header_version} are older than 12.4: built without CUDA graph "
+                   "capture (cuda_graphs=True is refused)")
   else()
     message(STATUS "tsnative: no complete CUDA runtime headers (a toolkit's include/): built without CUDA graph "
                    "capture (cuda_graphs=True is refused)")

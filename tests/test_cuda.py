@@ -137,3 +137,19 @@ def test_reduced_precision_on_cuda(resnet18_files: dict[str, Path], precision: s
     # 18 layers in a 2-byte format: compare at the scale of the logits.
     scale = expected.abs().max().item()
     torch.testing.assert_close(output, expected, rtol=0.05, atol=0.05 * scale)
+
+
+class Noisy(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.rand_like(x)
+
+
+def test_a_model_drawing_random_numbers_is_not_captured(tmp_path: Path) -> None:
+    # A replay would repeat the captured random numbers: such a model runs eagerly, and says why.
+    from conftest import save_scripted
+
+    path = save_scripted(Noisy(), tmp_path / "noisy.pt")
+    engine = tsnative.Engine(path, device="cuda", cuda_graphs=True, warmup_shapes=[(4,)])
+    assert "cuda_graphs skipped (the model draws random numbers (aten::rand_like))" in engine.optimizations
+    x = torch.zeros(4)
+    assert not torch.equal(engine.predict(x), engine.predict(x))

@@ -3,6 +3,7 @@
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/Event.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
+#include <torch/csrc/jit/ir/ir.h>
 
 #include <mutex>
 
@@ -38,6 +39,21 @@ struct CudaGraphs::Captured {
 
 namespace {
 
+// Why the method's graph cannot be replayed faithfully, or "" when it can: tasks forked to other threads run on
+// their default stream, outside the capture; random numbers would repeat on every replay (no generator state is
+// registered with the graph).
+std::string uncapturable(const torch::jit::Block* block) {
+  for (const torch::jit::Node* node : block->nodes()) {
+    if (node->kind() == c10::prim::fork) return "the model forks tasks to other threads";
+    if (node->isNondeterministic())
+      return "the model draws random numbers (" + std::string(node->kind().toQualString()) + ")";
+    for (const torch::jit::Block* inner : node->blocks()) {
+      if (auto reason = uncapturable(inner); !reason.empty()) return reason;
+    }
+  }
+  return "";
+}
+
 std::string shapes_text(const std::vector<c10::IValue>& call) {
   std::string text;
   for (const auto& value : call) {
@@ -52,6 +68,10 @@ CudaGraphs::CudaGraphs(torch::jit::Method& method, const std::vector<std::vector
                        c10::Device device, std::vector<std::string>& notes)
     : device_(device) {
   require_cuda_graphs();
+  if (const auto reason = uncapturable(method.graph()->block()); !reason.empty()) {
+    notes.push_back("cuda_graphs skipped (" + reason + ")");
+    return;
+  }
   for (const auto& call : calls) {
     auto captured = std::make_unique<Captured>();
     bool tensors_only = true;
@@ -78,7 +98,11 @@ CudaGraphs::CudaGraphs(torch::jit::Method& method, const std::vector<std::vector
   }
 }
 
-CudaGraphs::~CudaGraphs() = default;
+CudaGraphs::~CudaGraphs() {
+  // A replay whose outputs stayed on the device may still be running: its buffers (and the graph's memory pool)
+  // must not return to the allocator before it ends. A no-op for a graph never replayed.
+  for (const auto& captured : graphs_) captured->released.synchronize();
+}
 
 std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs) const {
   Captured* match = nullptr;

@@ -157,15 +157,13 @@ c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   const detail::RunGuards guards(impl_->onednn_fusion);
   impl_->place_inputs(inputs);
   std::optional<c10::IValue> output;
-  if (impl_->cuda_graphs) output = impl_->cuda_graphs->replay(inputs);
-  if (!output) {
-    try {
-      output = (*impl_->method)(std::move(inputs));
-    } catch (const c10::Error& e) {
-      throw InferenceError(detail::message_of(e));
-    } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
-      throw InferenceError(e.what());
-    }
+  try {
+    if (impl_->cuda_graphs) output = impl_->cuda_graphs->replay(inputs);
+    if (!output) output = (*impl_->method)(std::move(inputs));
+  } catch (const c10::Error& e) {
+    throw InferenceError(detail::message_of(e));
+  } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
+    throw InferenceError(e.what());
   }
   return impl_->finish_outputs(std::move(*output));
 }

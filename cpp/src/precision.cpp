@@ -39,12 +39,14 @@ void convert_tensor(const at::Tensor& tensor, at::ScalarType dtype) {
 }  // namespace
 
 void convert_module(torch::jit::Module& module, at::ScalarType dtype) {
-  // Module::to(dtype) would also convert integer buffers (batchnorm's num_batches_tracked): only floats change.
-  for (const auto& parameter : module.parameters()) convert_tensor(parameter, dtype);
-  for (const auto& buffer : module.buffers()) convert_tensor(buffer, dtype);
+  // Constants first: one may share its tensor with a parameter (a partly frozen module), and converting the
+  // parameter first would leave the constant's graph type saying float32 while its tensor is not.
   for (const auto& submodule : module.modules()) {
     for (const auto& method : submodule.get_methods()) convert_constants(method.graph()->block(), dtype);
   }
+  // Module::to(dtype) would also convert integer buffers (batchnorm's num_batches_tracked): only floats change.
+  for (const auto& parameter : module.parameters()) convert_tensor(parameter, dtype);
+  for (const auto& buffer : module.buffers()) convert_tensor(buffer, dtype);
 }
 
 c10::IValue to_precision(const c10::IValue& value, at::ScalarType dtype) {

@@ -13,7 +13,8 @@ c10::IValue to_device_for_input(const c10::IValue& value, c10::Device device, bo
     if (tensor.device() == device) return tensor;
     // Copying from pageable memory makes the driver stage it synchronously; from pinned memory the DMA runs
     // asynchronously, and LibTorch's host allocator keeps the staging block until the copy has finished.
-    const at::Tensor staged = tensor.is_cpu() ? tensor.pin_memory() : tensor;
+    // contiguous() first: pinning keeps strides, and a strided source would be copied through pageable memory.
+    const at::Tensor staged = tensor.is_cpu() ? tensor.contiguous().pin_memory() : tensor;
     return staged.to(staged.options().device(device), /*non_blocking=*/true);
   });
 }

@@ -3,12 +3,13 @@
     python benchmarks/speed.py [--threads 2] [--rounds 7] [--out benchmarks/results/speed]
 
 CPU, ResNet-18 (random weights, `tsnative.export` trace, frozen) at batch 1 and 8: tsnative.Engine.predict
-(default optimisations, warmed up for the shape) against ONNX Runtime and against Python eager; the engine without
-fusion, in bf16, and its C++ timing loop for context. GPU (when there is one), ResNet-18 batch 1: the engine
-with and without CUDA graphs (also with pinned transfers, and in fp16) against Python eager, CPU tensors in and
-out. Tiny module (Linear 4->4 + tanh): per-call time of Engine.predict from Python against the engine's raw C++
-loop. Each round times every path in rotated order; a path's figure is the
-median over rounds of its per-round median. Prints each ratio beside its target; writes speed.json.
+(default optimisations, batch 1 and 8 declared as warm-up shapes) against ONNX Runtime and against Python eager;
+for context the engine with one executor for both shapes, without fusion, in bf16, and its C++ timing loop. GPU
+(when there is one), ResNet-18 batch 1: the engine with and without CUDA graphs (also with pinned transfers, and in
+fp16) against Python eager, CPU tensors in and out. Tiny module (Linear 4->4 + tanh): per-call time of
+Engine.predict from Python against the engine's raw C++ loop. Each round times every path in rotated order; a
+path's figure is the median over rounds of its per-round median. Prints each ratio beside its target; writes
+speed.json.
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable
     onnx_file = folder / "r18.onnx"
     if not onnx_file.exists():
         torch.onnx.export(model, (x,), str(onnx_file), dynamo=True, dynamic_shapes=({0: torch.export.Dim("batch")},))
-    shape = [tuple(x.shape)]
-    native = tsnative.Engine(pt, warmup_shapes=shape)
-    unfused = tsnative.Engine(pt, onednn_fusion=False, warmup_shapes=shape)
-    bf16 = tsnative.Engine(pt, precision="bf16", warmup_shapes=shape)
+    # Declared as a server would, both batch sizes it serves (batch 1 first): the same engines serve both rounds.
+    shapes = [(1, 3, 224, 224), (8, 3, 224, 224)]
+    native = tsnative.Engine(pt, warmup_shapes=shapes)
+    one_executor = tsnative.Engine(pt, warmup_shapes=shapes, executor_per_shape=False)
+    unfused = tsnative.Engine(pt, onednn_fusion=False, warmup_shapes=shapes)
+    bf16 = tsnative.Engine(pt, precision="bf16", warmup_shapes=shapes)
     session = load_onnx_session(onnx_file, threads)
     input_name = session.get_inputs()[0].name
     feed = {input_name: x.numpy()}
@@ -82,6 +85,7 @@ def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable
 
     timed = {
         "native": timed_in_python(native.predict),
+        "native_one_executor": timed_in_python(one_executor.predict),
         "native_no_fusion": timed_in_python(unfused.predict),
         "native_bf16": timed_in_python(bf16.predict),
         "onnxruntime": timed_in_python(lambda x: session.run(None, {input_name: x.numpy()})),

@@ -89,11 +89,41 @@ def test_freezing_keeps_the_other_methods(model: SmallConvNet, files: dict[str, 
 
 def test_warmup_shapes_run_at_load(model: SmallConvNet, files: dict[str, Path]) -> None:
     engine = tsnative.Engine(files["trace"], warmup_shapes=[(1, 3, 16, 16), (4, 3, 16, 16)])
-    assert engine.optimizations == ["freeze", "onednn_fusion", "warmup x2"]
+    assert engine.optimizations == ["freeze", "onednn_fusion", "executor_per_shape x2", "warmup x2"]
     for batch in (1, 4, 2):
         x = torch.randn(batch, 3, 16, 16)
         with torch.no_grad():
             torch.testing.assert_close(engine.predict(x), model(x), **TOLERANCE)
+
+
+@pytest.mark.parametrize("per_shape", [True, False])
+def test_executor_per_shape_keeps_outputs_close_to_eager(
+    model: SmallConvNet, files: dict[str, Path], per_shape: bool
+) -> None:
+    shapes = [(1, 3, 16, 16), (4, 3, 16, 16), (1, 3, 16, 16)]  # declared twice: one executor for it
+    engine = tsnative.Engine(files["trace"], warmup_shapes=shapes, executor_per_shape=per_shape)
+    assert ("executor_per_shape x2" in engine.optimizations) == per_shape
+    assert not any(note.startswith("executor_per_shape") for note in engine.optimizations[: -2 if per_shape else None])
+    torch.manual_seed(2)
+    for batch in (4, 1, 3, 4):  # declared, declared, shared executor, declared again
+        x = torch.randn(batch, 3, 16, 16)
+        for _ in range(3):
+            out = engine.predict(x)
+        with torch.no_grad():
+            torch.testing.assert_close(out, model(x), **TOLERANCE)
+
+
+def test_executor_per_shape_with_other_methods_and_arguments(tmp_path: Path) -> None:
+    # Recurrent takes two tensors: the executor is chosen by both shapes.
+    torch.manual_seed(0)
+    module = Recurrent()
+    path = save_scripted(module, tmp_path / "recurrent.pt")
+    engine = tsnative.Engine(path, warmup_shapes=[((2, 4), (2, 4)), ((5, 4), (5, 4))])
+    assert "executor_per_shape x2" in engine.optimizations
+    for rows in (2, 5, 3):
+        x, h = torch.randn(rows, 4), torch.randn(rows, 4)
+        with torch.no_grad():
+            torch.testing.assert_close(engine.predict(x, h), module(x, h), **TOLERANCE)
 
 
 def test_warmup_shapes_of_several_arguments(tmp_path: Path) -> None:

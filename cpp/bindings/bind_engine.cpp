@@ -37,7 +37,7 @@ void bind_engine(py::module_& module) {
                        bool outputs_on_device, int threads, bool check_inputs, const std::string& sha256,
                        uint64_t max_archive_bytes, bool freeze, bool onednn_fusion,
                        std::vector<std::vector<std::vector<int64_t>>> warmup_shapes, const std::string& precision,
-                       bool cuda_graphs, bool pinned_transfers) {
+                       bool cuda_graphs, bool pinned_transfers, bool executor_per_shape) {
              EngineOptions options;
              options.device = device;
              options.method = method;
@@ -52,6 +52,7 @@ void bind_engine(py::module_& module) {
              options.precision = precision;
              options.cuda_graphs = cuda_graphs;
              options.pinned_transfers = pinned_transfers;
+             options.executor_per_shape = executor_per_shape;
              // Loading can take seconds: let other Python threads run meanwhile.
              py::gil_scoped_release release;
              return std::make_unique<Engine>(path, std::move(options));
@@ -60,7 +61,8 @@ void bind_engine(py::module_& module) {
            py::arg("outputs_on_device") = false, py::arg("threads") = 0, py::arg("check_inputs") = true,
            py::arg("sha256") = "", py::arg("max_archive_bytes") = 0, py::arg("freeze") = true,
            py::arg("onednn_fusion") = true, py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{},
-           py::arg("precision") = "fp32", py::arg("cuda_graphs") = false, py::arg("pinned_transfers") = false)
+           py::arg("precision") = "fp32", py::arg("cuda_graphs") = false, py::arg("pinned_transfers") = false,
+           py::arg("executor_per_shape") = true)
       // tsnative.Engine subclasses this class so that a predict() call goes straight here: a Python wrapper
       // method cost ~0.3 us per call, 10% of a tiny model's whole call.
       .def("predict", &predict, kPredictDoc)

@@ -7,14 +7,15 @@
 
 #include <mutex>
 
+#include "call_shape.h"
 #include "cuda_graph_capture.h"
 #include "error_text.h"
 #include "ivalue_tensors.h"
-#include "tsnative/metadata.h"
 
 namespace tsnative::detail {
 
 struct CudaGraphs::Captured {
+  CallShape shape;                 // the calls this graph replays for
   std::vector<at::Tensor> inputs;  // the buffers the graph reads: each call's inputs are copied in
   c10::IValue output;              // the buffers the graph writes: copied out after each replay
   std::unique_ptr<CapturedGraph> graph;
@@ -22,19 +23,6 @@ struct CudaGraphs::Captured {
   // Recorded after a replay's outputs are copied out; the next replay's stream waits on it before refilling the
   // inputs, so a caller on another stream cannot overwrite buffers still in use.
   c10::Event released{c10::DeviceType::CUDA};
-
-  bool matches(const std::vector<c10::IValue>& call) const {
-    if (call.size() != inputs.size()) return false;
-    for (size_t i = 0; i < call.size(); ++i) {
-      if (!call[i].isTensor()) return false;
-      const at::Tensor& tensor = call[i].toTensor();
-      if (!tensor.defined() || tensor.sizes() != inputs[i].sizes() || tensor.scalar_type() != inputs[i].scalar_type() ||
-          tensor.device() != inputs[i].device()) {
-        return false;
-      }
-    }
-    return true;
-  }
 };
 
 namespace {
@@ -54,44 +42,32 @@ std::string uncapturable(const torch::jit::Block* block) {
   return "";
 }
 
-std::string shapes_text(const std::vector<c10::IValue>& call) {
-  std::string text;
-  for (const auto& value : call) {
-    text += (text.empty() ? "" : ", ") + (value.isTensor() ? shape_text(value.toTensor().sizes().vec()) : "?");
-  }
-  return text;
-}
-
 }  // namespace
 
-CudaGraphs::CudaGraphs(torch::jit::Method& method, const std::vector<std::vector<c10::IValue>>& calls,
+CudaGraphs::CudaGraphs(const std::function<c10::IValue(const std::vector<c10::IValue>&)>& forward,
+                       const torch::jit::Graph& graph, const std::vector<std::vector<c10::IValue>>& calls,
                        c10::Device device, std::vector<std::string>& notes)
     : device_(device) {
   require_cuda_graphs();
-  if (const auto reason = uncapturable(method.graph()->block()); !reason.empty()) {
+  if (const auto reason = uncapturable(graph.block()); !reason.empty()) {
     notes.push_back("cuda_graphs skipped (" + reason + ")");
     return;
   }
   for (const auto& call : calls) {
-    auto captured = std::make_unique<Captured>();
-    bool tensors_only = true;
-    for (const auto& value : call) {
-      if (!value.isTensor()) {
-        tensors_only = false;
-        break;
-      }
-      // The graph's own input buffers, outliving the warm-up tensors they start from.
-      captured->inputs.push_back(value.toTensor().clone());
-    }
-    if (!tensors_only) {
-      notes.push_back("cuda_graphs skipped (the method takes arguments other than tensors)");
+    auto shape = CallShape::of(call);
+    if (!shape) {
+      notes.emplace_back("cuda_graphs skipped (the method takes arguments other than tensors)");
       return;
     }
+    auto captured = std::make_unique<Captured>();
+    captured->shape = *shape;
+    // The graph's own input buffers, outliving the warm-up tensors they start from.
+    for (const auto& value : call) captured->inputs.push_back(value.toTensor().clone());
     const std::vector<c10::IValue> arguments(captured->inputs.begin(), captured->inputs.end());
     try {
-      captured->graph = capture_cuda_graph(device, [&] { captured->output = method(arguments); });
+      captured->graph = capture_cuda_graph(device, [&] { captured->output = forward(arguments); });
     } catch (const std::exception& e) {
-      notes.push_back("cuda_graphs skipped for shapes " + shapes_text(call) + " (" + first_line(e.what()) + ")");
+      notes.push_back("cuda_graphs skipped for shapes " + shape->text() + " (" + first_line(e.what()) + ")");
       continue;
     }
     graphs_.push_back(std::move(captured));
@@ -107,7 +83,7 @@ CudaGraphs::~CudaGraphs() {
 std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs) const {
   Captured* match = nullptr;
   for (const auto& captured : graphs_) {
-    if (captured->matches(inputs)) {
+    if (captured->shape.matches(inputs)) {
       match = captured.get();
       break;
     }

@@ -4,7 +4,9 @@
 
 #include <ATen/core/ivalue.h>
 #include <c10/core/Device.h>
-#include <torch/csrc/jit/api/method.h>
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <functional>
 
 #include <memory>
 #include <optional>
@@ -15,12 +17,14 @@ namespace tsnative::detail {
 
 class CudaGraphs {
  public:
-  // Captures one graph of `method` per call in `calls` (complete argument lists, tensors on `device`); run after
+  // Captures one CUDA graph per call in `calls` (complete argument lists, tensors on `device`); run after
   // warm-up, under the guards run() uses. A call that cannot be captured (non-tensor arguments, a model that
   // synchronises with the host) is left to the eager path and `notes` says why. Throws DeviceUnavailable when
   // this build cannot capture CUDA graphs at all.
-  CudaGraphs(torch::jit::Method& method, const std::vector<std::vector<c10::IValue>>& calls, c10::Device device,
-             std::vector<std::string>& notes);
+  // `forward` runs one call (the method, or the executor specialised for that call's shapes); `graph` is the
+  // method's graph, checked for what a replay cannot reproduce.
+  CudaGraphs(const std::function<c10::IValue(const std::vector<c10::IValue>&)>& forward, const torch::jit::Graph& graph,
+             const std::vector<std::vector<c10::IValue>>& calls, c10::Device device, std::vector<std::string>& notes);
   ~CudaGraphs();
   CudaGraphs(const CudaGraphs&) = delete;
   CudaGraphs& operator=(const CudaGraphs&) = delete;

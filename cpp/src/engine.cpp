@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "archive_check.h"
@@ -17,6 +18,7 @@
 #include "optimize.h"
 #include "precision.h"
 #include "sha256.h"
+#include "shape_executors.h"
 #include "transfers.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
@@ -35,6 +37,7 @@ struct Engine::Impl {
   std::vector<std::string> optimizations;         // what was applied at load, in order
   bool onednn_fusion = false;                     // run() fuses this engine's graphs (see detail::RunGuards)
   std::optional<at::ScalarType> precision;        // the reduced floating-point type, when not float32
+  std::unique_ptr<detail::ShapeExecutors> shape_executors;
   std::unique_ptr<detail::CudaGraphs> cuda_graphs;
   int64_t parameter_count = 0;  // counted before freezing, which turns parameters into constants
   double load_seconds = 0.0;
@@ -45,6 +48,14 @@ struct Engine::Impl {
       if (!device.is_cpu()) input = detail::to_device_for_input(input, device, options.pinned_transfers);
       if (precision) input = detail::to_precision(input, *precision);
     }
+  }
+
+  // The method on prepared inputs: the executor specialised for their shapes when there is one.
+  c10::IValue forward(std::vector<c10::IValue> inputs) const {
+    if (shape_executors) {
+      if (auto output = shape_executors->run(inputs)) return std::move(*output);
+    }
+    return (*method)(std::move(inputs));
   }
 
   // Outputs in float32 and, unless asked to stay, on the host.
@@ -139,9 +150,10 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   } else if (impl_->options.onednn_fusion && impl_->device.is_cpu() && !frozen) {
     impl_->optimizations.emplace_back("onednn_fusion skipped (the module is not frozen)");
   }
-  auto warmup_calls = detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device);
+  const auto warmup_calls = detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device);
+  specialise(warmup_calls);
   warm_up(warmup_calls);
-  if (impl_->options.cuda_graphs) capture_cuda_graphs(std::move(warmup_calls));
+  if (impl_->options.cuda_graphs) capture_cuda_graphs(warmup_calls);
   if (impl_->options.pinned_transfers && impl_->device.is_cuda()) impl_->optimizations.emplace_back("pinned_transfers");
   impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -159,7 +171,7 @@ c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   std::optional<c10::IValue> output;
   try {
     if (impl_->cuda_graphs) output = impl_->cuda_graphs->replay(inputs);
-    if (!output) output = (*impl_->method)(std::move(inputs));
+    if (!output) output = impl_->forward(std::move(inputs));
   } catch (const c10::Error& e) {
     throw InferenceError(detail::message_of(e));
   } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
@@ -184,14 +196,38 @@ void Engine::warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
   if (!calls.empty()) impl_->optimizations.push_back("warmup x" + std::to_string(calls.size()));
 }
 
-void Engine::capture_cuda_graphs(std::vector<std::vector<c10::IValue>> calls) {
-  // The graphs see what run() hands the method: complete argument lists, on the device, in the engine's precision.
+namespace {
+
+// Warm-up calls as run() hands them to the method: complete argument lists, on the device, in the precision.
+std::vector<std::vector<c10::IValue>> prepared_calls(const Engine& engine, std::vector<std::vector<c10::IValue>> calls,
+                                                     const std::function<void(std::vector<c10::IValue>&)>& place) {
   for (auto& call : calls) {
-    bind_arguments(schema(), call);
-    impl_->place_inputs(call);
+    bind_arguments(engine.schema(), call);
+    place(call);
   }
+  return calls;
+}
+
+}  // namespace
+
+void Engine::specialise(const std::vector<std::vector<c10::IValue>>& calls) {
+  if (!impl_->options.executor_per_shape || calls.empty()) return;
+  const auto prepared = prepared_calls(*this, calls, [this](auto& call) { impl_->place_inputs(call); });
+  impl_->shape_executors =
+      std::make_unique<detail::ShapeExecutors>(impl_->module, *impl_->method, prepared, impl_->optimizations);
+  if (impl_->shape_executors->size() > 0) {
+    impl_->optimizations.push_back("executor_per_shape x" + std::to_string(impl_->shape_executors->size()));
+  } else {
+    impl_->shape_executors.reset();
+  }
+}
+
+void Engine::capture_cuda_graphs(const std::vector<std::vector<c10::IValue>>& calls) {
+  const auto prepared = prepared_calls(*this, calls, [this](auto& call) { impl_->place_inputs(call); });
   const detail::RunGuards guards(impl_->onednn_fusion);
-  impl_->cuda_graphs = std::make_unique<detail::CudaGraphs>(*impl_->method, calls, impl_->device, impl_->optimizations);
+  const auto forward = [this](const std::vector<c10::IValue>& call) { return impl_->forward(call); };
+  impl_->cuda_graphs = std::make_unique<detail::CudaGraphs>(forward, *impl_->method->graph(), prepared, impl_->device,
+                                                            impl_->optimizations);
   if (impl_->cuda_graphs->size() > 0) {
     impl_->optimizations.push_back("cuda_graphs x" + std::to_string(impl_->cuda_graphs->size()));
   } else {

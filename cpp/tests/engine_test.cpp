@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "test_models.h"
@@ -164,6 +165,26 @@ TEST_F(EngineTest, ReducedPrecisionConvertsWeightsAndFloatInputsOnly) {
     EXPECT_TRUE(torch::equal(outputs->elements()[1].toTensor(), n + 1));
   }
   EXPECT_THROW(Engine(path, EngineOptions{.precision = "fp8"}), InvalidValue);
+}
+
+TEST_F(EngineTest, ExecutorPerDeclaredShape) {
+  const auto path = save_module(dir.file("affine.pt"), "def forward(self, x: Tensor) -> Tensor:\n  return x * 2 + 1\n");
+  Engine engine(path, EngineOptions{.warmup_shapes = {{{3}}, {{5}}}});
+  const auto& applied = engine.optimizations();
+  EXPECT_NE(std::find(applied.begin(), applied.end(), "executor_per_shape x2"), applied.end());
+  for (const int64_t size : {3, 5, 4}) {  // declared, declared, the method's own executor
+    const auto x = torch::randn({size});
+    EXPECT_TRUE(torch::allclose(engine.run({x}).toTensor(), x * 2 + 1)) << "size " << size;
+  }
+  // A scalar argument (here a default the binding fills in) is not a shape: no executor, and a note saying why.
+  const auto scaled =
+      save_module(dir.file("scaled.pt"), "def forward(self, x: Tensor, k: float = 2.0) -> Tensor:\n  return x * k\n");
+  Engine with_scalar(scaled, EngineOptions{.warmup_shapes = {{{3}}}});
+  const auto& notes = with_scalar.optimizations();
+  EXPECT_NE(std::find(notes.begin(), notes.end(),
+                      "executor_per_shape skipped (the method takes arguments other than tensors)"),
+            notes.end());
+  EXPECT_TRUE(torch::equal(with_scalar.run({torch::ones({3})}).toTensor(), torch::full({3}, 2.0)));
 }
 
 TEST_F(EngineTest, CudaWhenAvailable) {

@@ -1,0 +1,35 @@
+#include "shape_executors.h"
+
+namespace tsnative::detail {
+
+ShapeExecutors::ShapeExecutors(const torch::jit::Module& module, torch::jit::Method& method,
+                               const std::vector<std::vector<c10::IValue>>& calls, std::vector<std::string>& notes)
+    : self_(module._ivalue()) {
+  for (const auto& call : calls) {
+    auto shape = CallShape::of(call);
+    if (!shape) {
+      notes.emplace_back("executor_per_shape skipped (the method takes arguments other than tensors)");
+      return;
+    }
+    bool declared_twice = false;
+    for (const auto& executor : executors_) declared_twice = declared_twice || executor.shape.matches(call);
+    if (declared_twice) continue;
+    const std::string name = method.name() + "_shape" + std::to_string(executors_.size());
+    executors_.push_back({*shape, unit_.create_function(name, method.graph()->copy())});
+  }
+}
+
+std::optional<c10::IValue> ShapeExecutors::run(const std::vector<c10::IValue>& inputs) const {
+  for (const auto& executor : executors_) {
+    if (!executor.shape.matches(inputs)) continue;
+    torch::jit::Stack stack;
+    stack.reserve(inputs.size() + 1);
+    stack.push_back(self_);  // the method's graph takes the module as its first input
+    stack.insert(stack.end(), inputs.begin(), inputs.end());
+    executor.function->run(stack);
+    return std::move(stack.back());
+  }
+  return std::nullopt;
+}
+
+}  // namespace tsnative::detail

@@ -45,15 +45,16 @@ c10::IValue convert_argument(const Engine& engine, size_t index, py::handle give
 
 }  // namespace
 
+c10::IValue argument_from_python(const Engine& engine, size_t index, py::handle value) {
+  return index < engine.signature().arguments.size() ? convert_argument(engine, index, value) : c10::IValue();
+}
+
 std::vector<c10::IValue> arguments_from_python(const Engine& engine, const py::args& args, const py::kwargs& kwargs) {
   const MethodSignature& signature = engine.signature();
   const size_t expected = signature.arguments.size();
   std::vector<c10::IValue> inputs;
   inputs.reserve(std::max(expected, args.size()));
-  for (size_t i = 0; i < args.size(); ++i) {
-    // Surplus arguments are passed as None placeholders: the core reports the count, whatever they hold.
-    inputs.push_back(i < expected ? convert_argument(engine, i, args[i]) : c10::IValue());
-  }
+  for (size_t i = 0; i < args.size(); ++i) inputs.push_back(argument_from_python(engine, i, args[i]));
   if (kwargs.empty()) return inputs;
 
   std::vector<std::optional<c10::IValue>> by_position(expected);

@@ -12,6 +12,10 @@
 
 namespace tsnative::python {
 
+// The Python value given as the argument at `index` (0: the first after self), converted to its schema type.
+// An index past the method's arguments gives a None placeholder: the core reports the count.
+c10::IValue argument_from_python(const Engine& engine, size_t index, pybind11::handle value);
+
 // Positional and keyword arguments of a predict() call, in schema order. Throws InvalidType when one cannot be
 // converted to its argument's type, or a keyword is unknown or given twice. Count checks are left to the core.
 std::vector<c10::IValue> arguments_from_python(const Engine& engine, const pybind11::args& args,

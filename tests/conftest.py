@@ -123,3 +123,22 @@ def small_conv_net() -> SmallConvNet:
                 layer.running_mean.uniform_(-0.5, 0.5)
                 layer.running_var.uniform_(0.5, 2.0)
     return net
+
+
+@pytest.fixture(scope="session")
+def conv_model() -> SmallConvNet:
+    return small_conv_net()
+
+
+@pytest.fixture(scope="session")
+def conv_files(conv_model: SmallConvNet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """SmallConvNet saved by script, by trace, and by tsnative.export (frozen, with metadata)."""
+    import tsnative
+
+    folder = tmp_path_factory.mktemp("small_conv")
+    example = torch.randn(2, 3, 16, 16)
+    return {
+        "script": save_scripted(conv_model, folder / "script.pt"),
+        "trace": save_traced(conv_model, example, folder / "trace.pt"),
+        "exported": tsnative.export(conv_model, example, folder / "exported.pt").path,
+    }

@@ -12,24 +12,10 @@ import pytest
 import torch
 
 import tsnative
-from conftest import Recurrent, SmallConvNet, python_reference, save_scripted, save_traced, small_conv_net
+from conftest import Recurrent, SmallConvNet, python_reference, save_scripted
 
 # Fused/frozen float32 convolutions reorder sums: agreement with eager to a few ulps of the activations' scale.
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
-
-
-@pytest.fixture(scope="module")
-def model() -> SmallConvNet:
-    return small_conv_net()
-
-
-@pytest.fixture(scope="module")
-def files(model: SmallConvNet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("optimize")
-    return {
-        "script": save_scripted(model, folder / "script.pt"),
-        "trace": save_traced(model, torch.randn(2, 3, 16, 16), folder / "trace.pt"),
-    }
 
 
 @pytest.mark.parametrize("mode", ["script", "trace"])
@@ -43,65 +29,65 @@ def files(model: SmallConvNet, tmp_path_factory: pytest.TempPathFactory) -> dict
     ],
 )
 def test_each_optimisation_keeps_outputs_close_to_eager(
-    model: SmallConvNet, files: dict[str, Path], mode: str, freeze: bool, fusion: bool, applied: list[str]
+    conv_model: SmallConvNet, conv_files: dict[str, Path], mode: str, freeze: bool, fusion: bool, applied: list[str]
 ) -> None:
-    engine = tsnative.Engine(files[mode], freeze=freeze, onednn_fusion=fusion)
+    engine = tsnative.Engine(conv_files[mode], freeze=freeze, onednn_fusion=fusion)
     assert engine.optimizations == applied
-    assert engine.parameter_count == sum(p.numel() for p in model.parameters())  # counted before freezing
+    assert engine.parameter_count == sum(p.numel() for p in conv_model.parameters())  # counted before freezing
     torch.manual_seed(1)
     for batch in (1, 3, 1):  # a second shape, then the first again (guards and fallbacks of the fused graph)
         x = torch.randn(batch, 3, 16, 16)
         for _ in range(3):  # the profiling executor optimises on the second and third calls
             out = engine.predict(x)
         with torch.no_grad():
-            torch.testing.assert_close(out, model(x), **TOLERANCE)
+            torch.testing.assert_close(out, conv_model(x), **TOLERANCE)
         assert not out.requires_grad
 
 
-def test_without_optimisations_outputs_equal_python_torchscript(files: dict[str, Path]) -> None:
-    engine = tsnative.Engine(files["script"], freeze=False, onednn_fusion=False)
+def test_without_optimisations_outputs_equal_python_torchscript(conv_files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(conv_files["script"], freeze=False, onednn_fusion=False)
     x = torch.randn(2, 3, 16, 16)
-    assert torch.equal(engine.predict(x), python_reference(files["script"])(x))
+    assert torch.equal(engine.predict(x), python_reference(conv_files["script"])(x))
 
 
-def test_fusion_stays_inside_the_fused_engine(model: SmallConvNet, files: dict[str, Path]) -> None:
+def test_fusion_stays_inside_the_fused_engine(conv_model: SmallConvNet, conv_files: dict[str, Path]) -> None:
     # oneDNN Graph on an unfrozen graph with batchnorm computes wrong outputs; LibTorch's own switch would fuse
     # every graph in the process. After a fused engine has run, Python's unfrozen module must still be right.
     x = torch.randn(2, 3, 16, 16)
-    fused = tsnative.Engine(files["script"])
+    fused = tsnative.Engine(conv_files["script"])
     for _ in range(3):
         fused.predict(x)
-    unfrozen = torch.jit.load(str(files["script"]))
+    unfrozen = torch.jit.load(str(conv_files["script"]))
     with torch.no_grad():
         for _ in range(3):
             out = unfrozen(x)
-        torch.testing.assert_close(out, model(x), **TOLERANCE)
+        torch.testing.assert_close(out, conv_model(x), **TOLERANCE)
 
 
-def test_freezing_keeps_the_other_methods(model: SmallConvNet, files: dict[str, Path]) -> None:
-    engine = tsnative.Engine(files["script"], method="embed")
+def test_freezing_keeps_the_other_methods(conv_model: SmallConvNet, conv_files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(conv_files["script"], method="embed")
     assert engine.optimizations[0] == "freeze"
     assert "embed" in engine.method_names
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
-        torch.testing.assert_close(engine.predict(x), model.embed(x), **TOLERANCE)
+        torch.testing.assert_close(engine.predict(x), conv_model.embed(x), **TOLERANCE)
 
 
-def test_warmup_shapes_run_at_load(model: SmallConvNet, files: dict[str, Path]) -> None:
-    engine = tsnative.Engine(files["trace"], warmup_shapes=[(1, 3, 16, 16), (4, 3, 16, 16)])
+def test_warmup_shapes_run_at_load(conv_model: SmallConvNet, conv_files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(conv_files["trace"], warmup_shapes=[(1, 3, 16, 16), (4, 3, 16, 16)])
     assert engine.optimizations == ["freeze", "onednn_fusion", "executor_per_shape x2", "warmup x2"]
     for batch in (1, 4, 2):
         x = torch.randn(batch, 3, 16, 16)
         with torch.no_grad():
-            torch.testing.assert_close(engine.predict(x), model(x), **TOLERANCE)
+            torch.testing.assert_close(engine.predict(x), conv_model(x), **TOLERANCE)
 
 
 @pytest.mark.parametrize("per_shape", [True, False])
 def test_executor_per_shape_keeps_outputs_close_to_eager(
-    model: SmallConvNet, files: dict[str, Path], per_shape: bool
+    conv_model: SmallConvNet, conv_files: dict[str, Path], per_shape: bool
 ) -> None:
     shapes = [(1, 3, 16, 16), (4, 3, 16, 16), (1, 3, 16, 16)]  # declared twice: one executor for it
-    engine = tsnative.Engine(files["trace"], warmup_shapes=shapes, executor_per_shape=per_shape)
+    engine = tsnative.Engine(conv_files["trace"], warmup_shapes=shapes, executor_per_shape=per_shape)
     assert ("executor_per_shape x2" in engine.optimizations) == per_shape
     assert not any(note.startswith("executor_per_shape") for note in engine.optimizations[: -2 if per_shape else None])
     torch.manual_seed(2)
@@ -110,7 +96,7 @@ def test_executor_per_shape_keeps_outputs_close_to_eager(
         for _ in range(3):
             out = engine.predict(x)
         with torch.no_grad():
-            torch.testing.assert_close(out, model(x), **TOLERANCE)
+            torch.testing.assert_close(out, conv_model(x), **TOLERANCE)
 
 
 def test_executor_per_shape_with_other_methods_and_arguments(tmp_path: Path) -> None:
@@ -136,18 +122,18 @@ def test_warmup_shapes_of_several_arguments(tmp_path: Path) -> None:
         tsnative.Engine(path, warmup_shapes=[(1, 4)])
 
 
-def test_bad_warmup_shapes_are_clear_errors(files: dict[str, Path]) -> None:
+def test_bad_warmup_shapes_are_clear_errors(conv_files: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match=r"warmup_shapes: the model failed on zeros of these shapes: .*"):
-        tsnative.Engine(files["script"], warmup_shapes=[(1, 3, 16)])
+        tsnative.Engine(conv_files["script"], warmup_shapes=[(1, 3, 16)])
     with pytest.raises(ValueError, match=r"warmup_shapes: expected sizes >= 0, got \[1, N, 16, 16\]"):
-        tsnative.Engine(files["script"], warmup_shapes=[(1, -1, 16, 16)])
-    engine = tsnative.Engine(files["script"])  # a failed load leaves nothing behind
+        tsnative.Engine(conv_files["script"], warmup_shapes=[(1, -1, 16, 16)])
+    engine = tsnative.Engine(conv_files["script"])  # a failed load leaves nothing behind
     assert engine.predict(torch.randn(1, 3, 16, 16)).shape == (1, 5)
 
 
-def test_ts_infer_switches(files: dict[str, Path]) -> None:
+def test_ts_infer_switches(conv_files: dict[str, Path]) -> None:
     ts_infer = Path(sys.executable).parent / "ts-infer"
-    run = [str(ts_infer), str(files["script"]), "--shape", "1x3x16x16", "--json"]
+    run = [str(ts_infer), str(conv_files["script"]), "--shape", "1x3x16x16", "--json"]
     default = json.loads(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
     plain = json.loads(subprocess.run([*run, "--no-freeze", "--no-fusion"], capture_output=True, text=True).stdout)
     assert default["optimizations"] == ["freeze", "onednn_fusion"]

@@ -13,55 +13,40 @@ import pytest
 import torch
 
 import tsnative
-from conftest import SmallConvNet, save_scripted, save_traced, small_conv_net
+from conftest import SmallConvNet, save_scripted, small_conv_net
 
 # A few units of each format's rounding (bf16: 2**-8 relative, fp16: 2**-11) over two conv layers and a linear one.
 TOLERANCE = {"bf16": {"rtol": 0.02, "atol": 0.005}, "fp16": {"rtol": 0.004, "atol": 0.001}}
 DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-@pytest.fixture(scope="module")
-def model() -> SmallConvNet:
-    return small_conv_net()
-
-
-@pytest.fixture(scope="module")
-def files(model: SmallConvNet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("precision")
-    return {
-        "script": save_scripted(model, folder / "script.pt"),
-        "trace": save_traced(model, torch.randn(2, 3, 16, 16), folder / "trace.pt"),
-        "exported": tsnative.export(model, torch.randn(2, 3, 16, 16), folder / "exported.pt").path,
-    }
-
-
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 @pytest.mark.parametrize("kind", ["script", "trace", "exported"])
 @pytest.mark.parametrize("freeze", [True, False])
 def test_outputs_are_float32_within_the_formats_rounding(
-    model: SmallConvNet, files: dict[str, Path], precision: str, kind: str, freeze: bool
+    conv_model: SmallConvNet, conv_files: dict[str, Path], precision: str, kind: str, freeze: bool
 ) -> None:
-    engine = tsnative.Engine(files[kind], precision=precision, freeze=freeze)
+    engine = tsnative.Engine(conv_files[kind], precision=precision, freeze=freeze)
     assert engine.precision == precision
     assert f"precision {precision}" in engine.optimizations
-    full = tsnative.Engine(files[kind], freeze=freeze)
+    full = tsnative.Engine(conv_files[kind], freeze=freeze)
     torch.manual_seed(1)
     x = torch.randn(4, 3, 16, 16)
     for _ in range(3):  # the profiling executor's first calls, then the optimised graph
         out = engine.predict(x)
     assert out.dtype == torch.float32
     with torch.no_grad():
-        torch.testing.assert_close(out, model(x), **TOLERANCE[precision])
+        torch.testing.assert_close(out, conv_model(x), **TOLERANCE[precision])
     assert not torch.equal(out, full.predict(x))  # the model really ran in the reduced format
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_unfrozen_engine_computes_what_eager_computes_in_that_format(
-    model: SmallConvNet, files: dict[str, Path], precision: str
+    conv_model: SmallConvNet, conv_files: dict[str, Path], precision: str
 ) -> None:
     # Same kernels, same rounding: the engine matches eager PyTorch run on a converted copy of the model to one
     # unit of the format, which shows the weights themselves were converted.
-    engine = tsnative.Engine(files["script"], precision=precision, freeze=False, onednn_fusion=False)
+    engine = tsnative.Engine(conv_files["script"], precision=precision, freeze=False, onednn_fusion=False)
     dtype = DTYPE[precision]
     x = torch.randn(2, 3, 16, 16)
     converted = small_conv_net().to(dtype)
@@ -98,32 +83,32 @@ def test_integer_tensors_are_left_alone(tmp_path: Path) -> None:
     assert torch.equal(labels, scores.argmax(-1))
 
 
-def test_unknown_precision_is_a_clear_error(files: dict[str, Path]) -> None:
+def test_unknown_precision_is_a_clear_error(conv_files: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match=r'precision: expected "fp32", "fp16" or "bf16", got "int8"'):
-        tsnative.Engine(files["script"], precision="int8")  # type: ignore[arg-type]
-    assert tsnative.Engine(files["script"]).precision == "fp32"  # the failed load left nothing behind
+        tsnative.Engine(conv_files["script"], precision="int8")  # type: ignore[arg-type]
+    assert tsnative.Engine(conv_files["script"]).precision == "fp32"  # the failed load left nothing behind
 
 
-def test_a_failed_call_leaves_a_reduced_precision_engine_usable(files: dict[str, Path]) -> None:
-    engine = tsnative.Engine(files["script"], precision="bf16")
+def test_a_failed_call_leaves_a_reduced_precision_engine_usable(conv_files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(conv_files["script"], precision="bf16")
     with pytest.raises(tsnative.InferenceError):
         engine.predict(torch.randn(1, 5, 16, 16))  # 5 channels for a 3-channel convolution
     assert engine.predict(torch.randn(1, 3, 16, 16)).dtype == torch.float32
 
 
-def test_cuda_options_on_the_cpu(files: dict[str, Path]) -> None:
+def test_cuda_options_on_the_cpu(conv_files: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match=r'cuda_graphs: needs a CUDA device, got device "cpu"'):
-        tsnative.Engine(files["script"], cuda_graphs=True, warmup_shapes=[(1, 3, 16, 16)])
+        tsnative.Engine(conv_files["script"], cuda_graphs=True, warmup_shapes=[(1, 3, 16, 16)])
     # Pinned transfers only concern host-device copies: on the CPU there are none, and nothing is listed.
-    engine = tsnative.Engine(files["script"], pinned_transfers=True)
+    engine = tsnative.Engine(conv_files["script"], pinned_transfers=True)
     assert "pinned_transfers" not in engine.optimizations
     x = torch.randn(2, 3, 16, 16)
-    assert torch.equal(engine.predict(x), tsnative.Engine(files["script"]).predict(x))
+    assert torch.equal(engine.predict(x), tsnative.Engine(conv_files["script"]).predict(x))
 
 
-def test_ts_infer_precision(files: dict[str, Path]) -> None:
+def test_ts_infer_precision(conv_files: dict[str, Path]) -> None:
     ts_infer = Path(sys.executable).parent / "ts-infer"
-    run = [str(ts_infer), str(files["exported"]), "--json", "--precision"]
+    run = [str(ts_infer), str(conv_files["exported"]), "--json", "--precision"]
     report = json.loads(subprocess.run([*run, "bf16"], capture_output=True, text=True, check=True).stdout)
     assert "precision bf16" in report["optimizations"]
     refused = subprocess.run([*run, "int8"], capture_output=True, text=True)

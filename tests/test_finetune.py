@@ -331,5 +331,6 @@ def test_tsnative_finetune_command_and_info(model: Path, images: Path, tmp_path:
     assert info.returncode == 0, info.stderr
     assert "fine-tuned  3 classes, trainable head, adam lr 0.05, size 16, 2 epochs: best test accuracy" in info.stdout
     assert "output      float32 [N, 3]" in info.stdout
+    assert "verified    at export, before fine-tuning: passed on" in info.stdout  # the export's check, said as such
     bad = subprocess.run([*command[:-2], "--out", str(out), "--trainable", "x"], capture_output=True, text=True)
     assert bad.returncode == 2

@@ -198,12 +198,14 @@ def _info(args: argparse.Namespace) -> int:
             f"export      {metadata['export_mode']}, optimizations: {', '.join(metadata['optimizations']) or 'none'}",
         ]
         verification = metadata.get("verification")  # absent for a fine-tuned file that had no export metadata
-        if verification:
-            lines.append(
-                f"verified    {'passed' if verification['passed'] else 'FAILED'} on {len(verification['checks'])} "
-                f"inputs (rtol={verification['rtol']:g}, atol={verification['atol']:g})"
-            )
         tuned = metadata.get("finetune")
+        if verification:
+            # A fine-tuned file keeps its export's record: that check was of the model before its new head.
+            when = "at export, before fine-tuning: " if tuned else ""
+            lines.append(
+                f"verified    {when}{'passed' if verification['passed'] else 'FAILED'} on "
+                f"{len(verification['checks'])} inputs (rtol={verification['rtol']:g}, atol={verification['atol']:g})"
+            )
         if tuned:
             settings = tuned["settings"]
             lines.append(

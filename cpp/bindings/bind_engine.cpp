@@ -52,18 +52,32 @@ void bind_engine(py::module_& module) {
           },
           py::arg("inputs"), py::kw_only(), py::arg("warmup") = 10, py::arg("iterations") = 100,
           py::arg("batch_size") = 1, "Times run() in a C++ loop (tsnative::time_engine).")
-      .def_property_readonly("path", &Engine::path)
-      .def_property_readonly("device", [](const Engine& engine) { return engine.device().str(); })
-      .def_property_readonly("method", [](const Engine& engine) { return engine.options().method; })
-      .def_property_readonly("precision", [](const Engine& engine) { return engine.options().precision; })
-      .def_property_readonly("outputs_on_device",
-                             [](const Engine& engine) { return engine.options().outputs_on_device; })
-      .def_property_readonly("load_seconds", &Engine::load_seconds)
+      .def_property_readonly("path", &Engine::path, "The TorchScript file loaded.")
+      .def_property_readonly(
+          "device", [](const Engine& engine) { return engine.device().str(); },
+          "The device the model runs on, e.g. \"cpu\" or \"cuda:0\".")
+      .def_property_readonly(
+          "method", [](const Engine& engine) { return engine.options().method; }, "The method predict() runs.")
+      .def_property_readonly(
+          "precision", [](const Engine& engine) { return engine.options().precision; },
+          "The floating-point format the model runs in: \"fp32\", \"bf16\" or \"fp16\".")
+      .def_property_readonly(
+          "outputs_on_device", [](const Engine& engine) { return engine.options().outputs_on_device; },
+          "Whether outputs stay on the device instead of coming back to the CPU.")
+      .def_property_readonly("load_seconds", &Engine::load_seconds,
+                             "Wall time of loading: file checks, torch::jit::load, eval(), optimisations and "
+                             "placement on the device.")
       .def_property_readonly("_signature", &Engine::signature)
-      .def_property_readonly("method_names", &Engine::method_names)
+      .def_property_readonly("method_names", &Engine::method_names,
+                             "Every method of the TorchScript module (forward and any @torch.jit.export ones).")
       .def_property_readonly("_metadata_json", &Engine::metadata_json)
-      .def_property_readonly("parameter_count", &Engine::parameter_count)
-      .def_property_readonly("optimizations", &Engine::optimizations);
+      .def_property_readonly(
+          "parameter_count", &Engine::parameter_count,
+          "Elements in the module's parameters; 0 for a frozen module (see metadata[\"parameters\"]).")
+      .def_property_readonly("optimizations", &Engine::optimizations,
+                             "The optimisations applied at load, e.g. [\"freeze\", \"precision bf16\", "
+                             "\"onednn_fusion\", \"executor_per_shape x2\", \"warmup x2\"], and notes on those "
+                             "skipped.");
   // predict() and __call__: tsnative.Engine subclasses this class so that a call goes straight to C++.
   bind_predict(engine_class);
 }

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <optional>
 
 #include "archive_check.h"
@@ -48,6 +47,15 @@ struct Engine::Impl {
       if (!device.is_cpu()) input = detail::to_device_for_input(input, device, options.pinned_transfers);
       if (precision) input = detail::to_precision(input, *precision);
     }
+  }
+
+  // Warm-up calls as run() hands them to the method: complete argument lists, on the device, in the precision.
+  std::vector<std::vector<c10::IValue>> prepared(std::vector<std::vector<c10::IValue>> calls) const {
+    for (auto& call : calls) {
+      bind_arguments(method->function().getSchema(), call);
+      place_inputs(call);
+    }
+    return calls;
   }
 
   // The method on prepared inputs: the executor specialised for their shapes when there is one.
@@ -151,9 +159,10 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
     impl_->optimizations.emplace_back("onednn_fusion skipped (the module is not frozen)");
   }
   const auto warmup_calls = detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device);
-  specialise(warmup_calls);
+  const auto prepared_calls = impl_->prepared(warmup_calls);
+  specialise(prepared_calls);
   warm_up(warmup_calls);
-  if (impl_->options.cuda_graphs) capture_cuda_graphs(warmup_calls);
+  if (impl_->options.cuda_graphs) capture_cuda_graphs(prepared_calls);
   if (impl_->options.pinned_transfers && impl_->device.is_cuda()) impl_->optimizations.emplace_back("pinned_transfers");
   impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -196,25 +205,10 @@ void Engine::warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
   if (!calls.empty()) impl_->optimizations.push_back("warmup x" + std::to_string(calls.size()));
 }
 
-namespace {
-
-// Warm-up calls as run() hands them to the method: complete argument lists, on the device, in the precision.
-std::vector<std::vector<c10::IValue>> prepared_calls(const Engine& engine, std::vector<std::vector<c10::IValue>> calls,
-                                                     const std::function<void(std::vector<c10::IValue>&)>& place) {
-  for (auto& call : calls) {
-    bind_arguments(engine.schema(), call);
-    place(call);
-  }
-  return calls;
-}
-
-}  // namespace
-
 void Engine::specialise(const std::vector<std::vector<c10::IValue>>& calls) {
   if (!impl_->options.executor_per_shape || calls.empty()) return;
-  const auto prepared = prepared_calls(*this, calls, [this](auto& call) { impl_->place_inputs(call); });
   impl_->shape_executors =
-      std::make_unique<detail::ShapeExecutors>(impl_->module, *impl_->method, prepared, impl_->optimizations);
+      std::make_unique<detail::ShapeExecutors>(impl_->module, *impl_->method, calls, impl_->optimizations);
   if (impl_->shape_executors->size() > 0) {
     impl_->optimizations.push_back("executor_per_shape x" + std::to_string(impl_->shape_executors->size()));
   } else {
@@ -223,10 +217,9 @@ void Engine::specialise(const std::vector<std::vector<c10::IValue>>& calls) {
 }
 
 void Engine::capture_cuda_graphs(const std::vector<std::vector<c10::IValue>>& calls) {
-  const auto prepared = prepared_calls(*this, calls, [this](auto& call) { impl_->place_inputs(call); });
   const detail::RunGuards guards(impl_->onednn_fusion);
   const auto forward = [this](const std::vector<c10::IValue>& call) { return impl_->forward(call); };
-  impl_->cuda_graphs = std::make_unique<detail::CudaGraphs>(forward, *impl_->method->graph(), prepared, impl_->device,
+  impl_->cuda_graphs = std::make_unique<detail::CudaGraphs>(forward, *impl_->method->graph(), calls, impl_->device,
                                                             impl_->optimizations);
   if (impl_->cuda_graphs->size() > 0) {
     impl_->optimizations.push_back("cuda_graphs x" + std::to_string(impl_->cuda_graphs->size()));

@@ -1,5 +1,7 @@
 #include "shape_executors.h"
 
+#include <algorithm>
+
 namespace tsnative::detail {
 
 ShapeExecutors::ShapeExecutors(const torch::jit::Module& module, torch::jit::Method& method,
@@ -11,9 +13,8 @@ ShapeExecutors::ShapeExecutors(const torch::jit::Module& module, torch::jit::Met
       notes.emplace_back("executor_per_shape skipped (the method takes arguments other than tensors)");
       return;
     }
-    bool declared_twice = false;
-    for (const auto& executor : executors_) declared_twice = declared_twice || executor.shape.matches(call);
-    if (declared_twice) continue;
+    const auto same_shape = [&call](const Executor& executor) { return executor.shape.matches(call); };
+    if (std::any_of(executors_.begin(), executors_.end(), same_shape)) continue;  // declared twice
     const std::string name = method.name() + "_shape" + std::to_string(executors_.size());
     executors_.push_back({*shape, unit_.create_function(name, method.graph()->copy())});
   }

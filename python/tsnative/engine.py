@@ -126,8 +126,10 @@ class Engine(_C.Engine):
             executor_per_shape=executor_per_shape,
         )
 
-    # predict() and __call__ are _C.Engine's own (see bind_engine.cpp): a call goes from Python straight to C++,
-    # which converts numpy arrays through _as_torch below. Declared here for type checkers and readers.
+    # predict() and __call__ are _C.Engine's own (cpp/bindings/bind_predict.cpp): a call goes from Python straight
+    # to C++, which converts numpy arrays through _as_torch below. So are the properties device, path, method,
+    # precision, outputs_on_device, load_seconds, method_names, parameter_count and optimizations (documented in
+    # bind_engine.cpp). Declared here for type checkers and readers.
     predict: Callable[..., Any] = _C.Engine.predict
     __call__: Callable[..., Any] = _C.Engine.__call__
 
@@ -142,55 +144,12 @@ class Engine(_C.Engine):
         """The method's arguments (names, types, defaults) and return type; ``str()`` gives one line."""
         return self._signature
 
-    @property
-    def device(self) -> str:
-        """The device the model runs on, e.g. ``"cpu"`` or ``"cuda:0"``."""
-        return super().device
-
-    @property
-    def load_seconds(self) -> float:
-        """Wall time of loading: file checks, ``torch::jit::load``, ``eval()`` and placement on the device."""
-        return super().load_seconds
-
-    @property
-    def path(self) -> str:
-        return super().path
-
-    @property
-    def method(self) -> str:
-        return super().method
-
-    @property
-    def method_names(self) -> list[str]:
-        """Every method of the TorchScript module (``forward`` and any ``@torch.jit.export`` ones)."""
-        return super().method_names
-
     @functools.cached_property
     def metadata(self) -> dict[str, Any] | None:
         """What ``tsnative.export`` recorded in the file (inputs, outputs, export mode, versions, verification),
         or ``None`` for a file exported otherwise."""
         text = self._metadata_json
         return json.loads(text) if text else None
-
-    @property
-    def parameter_count(self) -> int:
-        """Elements in the module's parameters; 0 for a frozen module (see ``metadata["parameters"]``)."""
-        return super().parameter_count
-
-    @property
-    def optimizations(self) -> list[str]:
-        """The optimisations applied at load, e.g. ``["freeze", "precision bf16", "onednn_fusion", "warmup x2"]``,
-        and notes on those skipped (``"cuda_graphs skipped for shapes [1, 4] (...)"``)."""
-        return super().optimizations
-
-    @property
-    def precision(self) -> Precision:
-        """The floating-point format the model runs in: ``"fp32"``, ``"bf16"`` or ``"fp16"``."""
-        return super().precision  # type: ignore[return-value]
-
-    @property
-    def outputs_on_device(self) -> bool:
-        return super().outputs_on_device
 
     def __repr__(self) -> str:
         return f"Engine({self.path!r}, device={self.device!r}, {self.schema})"

@@ -1,5 +1,7 @@
 #include "call_shape.h"
 
+#include <algorithm>
+
 #include "tsnative/metadata.h"
 
 namespace tsnative::detail {
@@ -32,6 +34,18 @@ std::string CallShape::text() const {
   std::string text;
   for (const auto& tensor : tensors_) text += (text.empty() ? "" : ", ") + shape_text(tensor.sizes);
   return text;
+}
+
+std::vector<std::vector<c10::IValue>> distinct_calls(std::vector<std::vector<c10::IValue>> calls) {
+  std::vector<std::vector<c10::IValue>> distinct;
+  std::vector<CallShape> seen;
+  for (auto& call : calls) {
+    const auto same = [&call](const CallShape& shape) { return shape.matches(call); };
+    if (std::any_of(seen.begin(), seen.end(), same)) continue;
+    if (auto shape = CallShape::of(call)) seen.push_back(std::move(*shape));
+    distinct.push_back(std::move(call));
+  }
+  return distinct;
 }
 
 }  // namespace tsnative::detail

@@ -32,4 +32,8 @@ class CallShape {
   std::vector<Tensor> tensors_;
 };
 
+// `calls` without those whose tensors match an earlier call's (a shape declared twice); calls with arguments
+// other than tensors are kept.
+std::vector<std::vector<c10::IValue>> distinct_calls(std::vector<std::vector<c10::IValue>> calls);
+
 }  // namespace tsnative::detail

@@ -10,7 +10,6 @@
 #include "call_shape.h"
 #include "cuda_graph_capture.h"
 #include "error_text.h"
-#include "ivalue_tensors.h"
 
 namespace tsnative::detail {
 
@@ -80,7 +79,8 @@ CudaGraphs::~CudaGraphs() {
   for (const auto& captured : graphs_) captured->released.synchronize();
 }
 
-std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs) const {
+std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs,
+                                              const std::function<c10::IValue(const c10::IValue&)>& copy_out) const {
   Captured* match = nullptr;
   for (const auto& captured : graphs_) {
     if (captured->shape.matches(inputs)) {
@@ -96,8 +96,7 @@ std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& in
   match->released.block(stream);
   for (size_t i = 0; i < inputs.size(); ++i) match->inputs[i].copy_(inputs[i].toTensor(), /*non_blocking=*/true);
   match->graph->replay();
-  // Copies, not the graph's buffers: the next replay overwrites those.
-  c10::IValue output = map_tensors(match->output, [](const at::Tensor& tensor) { return tensor.clone(); });
+  c10::IValue output = copy_out(match->output);
   match->released.record(stream);
   return output;
 }

@@ -30,9 +30,11 @@ class CudaGraphs {
   CudaGraphs& operator=(const CudaGraphs&) = delete;
 
   // When a graph was captured for tensors of exactly these shapes, dtypes and device: copies `inputs` into its
-  // buffers, replays it and returns a copy of its outputs (on the device). nullopt when none matches. Replays of
-  // one graph are serialised, since they share its buffers; different graphs replay concurrently.
-  std::optional<c10::IValue> replay(const std::vector<c10::IValue>& inputs) const;
+  // buffers, replays it and returns `copy_out(its output buffers)`, which must copy them (the next replay
+  // overwrites them) and runs before another replay may start. nullopt when none matches. Replays of one graph
+  // are serialised, since they share its buffers; different graphs replay concurrently.
+  std::optional<c10::IValue> replay(const std::vector<c10::IValue>& inputs,
+                                    const std::function<c10::IValue(const c10::IValue&)>& copy_out) const;
 
   size_t size() const { return graphs_.size(); }
 

@@ -2,21 +2,19 @@
 
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/api/module.h>
-#include <torch/csrc/jit/serialization/import.h>
 
 #include <chrono>
-#include <filesystem>
 #include <optional>
 
-#include "archive_check.h"
+#include "call_shape.h"
 #include "cuda_graphs.h"
 #include "device.h"
 #include "error_text.h"
 #include "input_check.h"
 #include "ivalue_tensors.h"
+#include "model_load.h"
 #include "optimize.h"
 #include "precision.h"
-#include "sha256.h"
 #include "shape_executors.h"
 #include "transfers.h"
 #include "tsnative/errors.h"
@@ -66,6 +64,29 @@ struct Engine::Impl {
     return (*method)(std::move(inputs));
   }
 
+  // One executor per declared shape (see detail::ShapeExecutors); `calls` as prepared() gives them, distinct.
+  void specialise(const std::vector<std::vector<c10::IValue>>& calls) {
+    if (calls.empty()) return;
+    shape_executors = std::make_unique<detail::ShapeExecutors>(module, *method, calls, optimizations);
+    if (shape_executors->size() > 0) {
+      optimizations.push_back("executor_per_shape x" + std::to_string(shape_executors->size()));
+    } else {
+      shape_executors.reset();
+    }
+  }
+
+  // One CUDA graph per declared shape, after warm-up; `calls` as for specialise().
+  void capture_cuda_graphs(const std::vector<std::vector<c10::IValue>>& calls) {
+    const detail::RunGuards guards(onednn_fusion);
+    const auto run_call = [this](std::vector<c10::IValue> call) { return forward(std::move(call)); };
+    cuda_graphs = std::make_unique<detail::CudaGraphs>(run_call, *method->graph(), calls, device, optimizations);
+    if (cuda_graphs->size() > 0) {
+      optimizations.push_back("cuda_graphs x" + std::to_string(cuda_graphs->size()));
+    } else {
+      cuda_graphs.reset();
+    }
+  }
+
   // Outputs in float32 and, unless asked to stay, on the host.
   c10::IValue finish_outputs(c10::IValue output) const {
     if (precision) output = detail::to_float32(output, *precision);
@@ -75,24 +96,6 @@ struct Engine::Impl {
 };
 
 namespace {
-
-torch::jit::Module load_module(const std::string& path, c10::Device device, std::string& metadata_json) {
-  try {
-    torch::jit::ExtraFilesMap extra_files{{kMetadataFile, ""}};
-    // map_location = device: parameters are created on the device instead of copied there afterwards.
-    auto module = torch::jit::load(path, device, extra_files);
-    metadata_json = extra_files[kMetadataFile];
-    return module;
-  } catch (const c10::Error& e) {
-    throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
-  } catch (const std::exception& e) {
-    // The model's own code (a __setstate__) raised while loading: its traceback ends with what failed.
-    const std::string text = e.what();
-    const bool ran_code = text.starts_with("The following operation failed in the TorchScript interpreter");
-    throw ModelLoadError(path, ran_code ? "the model's code failed while loading: " + detail::last_line(text)
-                                        : detail::first_line(text));
-  }
-}
 
 std::string method_list(const torch::jit::Module& module) {
   std::string out;
@@ -119,10 +122,8 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
     throw InvalidValue("cuda_graphs: give warmup_shapes, the input shapes to capture a CUDA graph for (got none)");
   }
 
-  if (!std::filesystem::exists(path)) throw FileNotFound(path);
-  if (!impl_->options.sha256.empty()) detail::verify_sha256(path, impl_->options.sha256);
-  detail::check_torchscript_archive(path, impl_->options.max_archive_bytes);
-  impl_->module = load_module(path, impl_->device, impl_->metadata_json);
+  impl_->module = detail::load_checked(path, impl_->device, impl_->options.sha256, impl_->options.max_archive_bytes,
+                                       impl_->metadata_json);
   impl_->module.eval();
   for (const auto& parameter : impl_->module.parameters()) impl_->parameter_count += parameter.numel();
   impl_->optimizations = detail::freeze_for_inference(impl_->module, impl_->options);
@@ -151,18 +152,13 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   }
   if (checks) impl_->input_checks = detail::tensor_checks(recorded);
   if (impl_->options.threads > 0) at::set_num_threads(impl_->options.threads);
-  const bool frozen = detail::is_frozen(impl_->module);
-  impl_->onednn_fusion = detail::use_onednn_fusion(impl_->options, impl_->device, frozen);
-  if (impl_->onednn_fusion) {
-    impl_->optimizations.emplace_back("onednn_fusion");
-  } else if (impl_->options.onednn_fusion && impl_->device.is_cpu() && !frozen) {
-    impl_->optimizations.emplace_back("onednn_fusion skipped (the module is not frozen)");
-  }
+  impl_->onednn_fusion =
+      detail::use_onednn_fusion(impl_->options, impl_->device, detail::is_frozen(impl_->module), impl_->optimizations);
   const auto warmup_calls = detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device);
-  const auto prepared_calls = impl_->prepared(warmup_calls);
-  specialise(prepared_calls);
+  const auto specialised_calls = detail::distinct_calls(impl_->prepared(warmup_calls));
+  if (impl_->options.executor_per_shape) impl_->specialise(specialised_calls);
   warm_up(warmup_calls);
-  if (impl_->options.cuda_graphs) capture_cuda_graphs(prepared_calls);
+  if (impl_->options.cuda_graphs) impl_->capture_cuda_graphs(specialised_calls);
   if (impl_->options.pinned_transfers && impl_->device.is_cuda()) impl_->optimizations.emplace_back("pinned_transfers");
   impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -177,16 +173,25 @@ c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   // Thread-local state, so set here, on the thread that runs the model.
   const detail::RunGuards guards(impl_->onednn_fusion);
   impl_->place_inputs(inputs);
-  std::optional<c10::IValue> output;
+  c10::IValue output;
   try {
-    if (impl_->cuda_graphs) output = impl_->cuda_graphs->replay(inputs);
-    if (!output) output = impl_->forward(std::move(inputs));
+    if (impl_->cuda_graphs) {
+      // A replay's outputs are the graph's buffers: finished (float32, to the host) while the graph is held, and
+      // copied first only when they would otherwise stay on the device as they are.
+      const auto copy_out = [this](const c10::IValue& buffers) {
+        const bool kept = impl_->options.outputs_on_device;
+        return impl_->finish_outputs(kept ? detail::map_tensors(buffers, [](const at::Tensor& t) { return t.clone(); })
+                                          : buffers);
+      };
+      if (auto replayed = impl_->cuda_graphs->replay(inputs, copy_out)) return std::move(*replayed);
+    }
+    output = impl_->forward(std::move(inputs));
   } catch (const c10::Error& e) {
     throw InferenceError(detail::message_of(e));
   } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
     throw InferenceError(e.what());
   }
-  return impl_->finish_outputs(std::move(*output));
+  return impl_->finish_outputs(std::move(output));
 }
 
 void Engine::warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
@@ -203,29 +208,6 @@ void Engine::warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
     }
   }
   if (!calls.empty()) impl_->optimizations.push_back("warmup x" + std::to_string(calls.size()));
-}
-
-void Engine::specialise(const std::vector<std::vector<c10::IValue>>& calls) {
-  if (!impl_->options.executor_per_shape || calls.empty()) return;
-  impl_->shape_executors =
-      std::make_unique<detail::ShapeExecutors>(impl_->module, *impl_->method, calls, impl_->optimizations);
-  if (impl_->shape_executors->size() > 0) {
-    impl_->optimizations.push_back("executor_per_shape x" + std::to_string(impl_->shape_executors->size()));
-  } else {
-    impl_->shape_executors.reset();
-  }
-}
-
-void Engine::capture_cuda_graphs(const std::vector<std::vector<c10::IValue>>& calls) {
-  const detail::RunGuards guards(impl_->onednn_fusion);
-  const auto forward = [this](const std::vector<c10::IValue>& call) { return impl_->forward(call); };
-  impl_->cuda_graphs = std::make_unique<detail::CudaGraphs>(forward, *impl_->method->graph(), calls, impl_->device,
-                                                            impl_->optimizations);
-  if (impl_->cuda_graphs->size() > 0) {
-    impl_->optimizations.push_back("cuda_graphs x" + std::to_string(impl_->cuda_graphs->size()));
-  } else {
-    impl_->cuda_graphs.reset();
-  }
 }
 
 const MethodSignature& Engine::signature() const { return impl_->signature; }

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
-#include <torch/csrc/jit/serialization/import.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 
@@ -12,9 +11,10 @@
 #include <memory>
 #include <unordered_set>
 
-#include "archive_check.h"
 #include "error_text.h"
 #include "finetune_metadata.h"
+#include "model_load.h"
+#include "optimize.h"
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
 
@@ -48,7 +48,7 @@ std::string children_text(const torch::jit::Module& module) {
 
 torch::jit::Module head_of(const torch::jit::Module& module, const std::string& head) {
   if (auto found = find_submodule(module, head)) return *found;
-  if (module.parameters().size() == 0) {
+  if (detail::is_frozen(module)) {
     // torch.jit.freeze inlines every weight as a constant and removes the submodules: nothing is left to train.
     throw InvalidValue(
         "the model has no parameters: it is frozen (torch.jit.freeze, which tsnative export applies by default), "
@@ -90,21 +90,6 @@ int64_t element_count(const std::vector<at::Tensor>& tensors) {
   int64_t count = 0;
   for (const auto& tensor : tensors) count += tensor.numel();
   return count;
-}
-
-torch::jit::Module load_for_training(const std::string& path, std::string& metadata_json) {
-  if (!fs::exists(path)) throw FileNotFound(path);
-  detail::check_torchscript_archive(path, 0);
-  try {
-    torch::jit::ExtraFilesMap extra_files{{kMetadataFile, ""}};
-    auto module = torch::jit::load(path, c10::Device(c10::kCPU), extra_files);
-    metadata_json = extra_files[kMetadataFile];
-    return module;
-  } catch (const c10::Error& e) {
-    throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
-  } catch (const std::exception& e) {
-    throw ModelLoadError(path, detail::first_line(e.what()));
-  }
 }
 
 std::string forward_input_name(const torch::jit::Module& module, const std::string& path) {
@@ -312,7 +297,7 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
   if (options.threads > 0) at::set_num_threads(options.threads);
   const auto start = Clock::now();
   std::string metadata_json;
-  torch::jit::Module module = load_for_training(model_path, metadata_json);
+  torch::jit::Module module = detail::load_checked(model_path, c10::Device(c10::kCPU), "", 0, metadata_json);
   const std::string input_name = forward_input_name(module, model_path);
 
   at::manual_seed(options.seed);  // dropout and anything else drawing from the default generator
@@ -361,7 +346,8 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
   // The file holds the best epoch's weights; its metadata should hold the whole history, epochs after it included.
   if (result.best_epoch != options.epochs) {
     std::string ignored;
-    save_model(load_for_training(options.out, ignored), options.out, detail::finetuned_metadata(record));
+    save_model(detail::load_checked(options.out, c10::Device(c10::kCPU), "", 0, ignored), options.out,
+               detail::finetuned_metadata(record));
   }
   return result;
 }

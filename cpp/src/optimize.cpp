@@ -35,10 +35,14 @@ thread_local bool fusion_wanted = false;
 
 }  // namespace
 
-bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool frozen) {
+bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool frozen, std::vector<std::string>& notes) {
+  if (!options.onednn_fusion || !device.is_cpu() || !AT_MKLDNN_ENABLED()) return false;
   // oneDNN Graph needs a frozen graph: on an unfrozen module with batchnorm it computed wrong outputs (0.05 off on
   // a small conv net, torch 2.14), so it is only used where weights are constants.
-  if (!options.onednn_fusion || !device.is_cpu() || !AT_MKLDNN_ENABLED() || !frozen) return false;
+  if (!frozen) {
+    notes.emplace_back("onednn_fusion skipped (the module is not frozen)");
+    return false;
+  }
   // LibTorch's own switch (RegisterLlgaFuseGraph) fuses every TorchScript graph in the process, including other
   // engines' and Python's. This pre-pass fuses only graphs optimised inside a fused engine's run(): the profiling
   // executor optimises synchronously on the calling thread, where run() set the flag.
@@ -48,6 +52,7 @@ bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool fr
       if (fusion_wanted) torch::jit::fuser::onednn::fuseGraph(graph);
     });
   });
+  notes.emplace_back("onednn_fusion");
   return true;
 }
 

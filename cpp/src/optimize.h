@@ -24,8 +24,8 @@ std::vector<std::string> freeze_for_inference(torch::jit::Module& module, const 
 bool is_frozen(const torch::jit::Module& module);
 
 // Whether a module on `device` is run with oneDNN Graph fusion (CPU, frozen, asked for); installs tsnative's
-// fusion pass into LibTorch on first use.
-bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool frozen);
+// fusion pass into LibTorch on first use. Appends "onednn_fusion", or why it was skipped, to `notes`.
+bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool frozen, std::vector<std::string>& notes);
 
 // While alive, TorchScript graphs optimised on this thread are fused with oneDNN Graph when `fuse` is true
 // (Engine::run opens one per call, so only fused engines' graphs are fused).

@@ -1,7 +1,5 @@
 #include "shape_executors.h"
 
-#include <algorithm>
-
 namespace tsnative::detail {
 
 ShapeExecutors::ShapeExecutors(const torch::jit::Module& module, torch::jit::Method& method,
@@ -13,20 +11,18 @@ ShapeExecutors::ShapeExecutors(const torch::jit::Module& module, torch::jit::Met
       notes.emplace_back("executor_per_shape skipped (the method takes arguments other than tensors)");
       return;
     }
-    const auto same_shape = [&call](const Executor& executor) { return executor.shape.matches(call); };
-    if (std::any_of(executors_.begin(), executors_.end(), same_shape)) continue;  // declared twice
     const std::string name = method.name() + "_shape" + std::to_string(executors_.size());
     executors_.push_back({*shape, unit_.create_function(name, method.graph()->copy())});
   }
 }
 
-std::optional<c10::IValue> ShapeExecutors::run(const std::vector<c10::IValue>& inputs) const {
+std::optional<c10::IValue> ShapeExecutors::run(std::vector<c10::IValue>& inputs) const {
   for (const auto& executor : executors_) {
     if (!executor.shape.matches(inputs)) continue;
     torch::jit::Stack stack;
     stack.reserve(inputs.size() + 1);
     stack.push_back(self_);  // the method's graph takes the module as its first input
-    stack.insert(stack.end(), inputs.begin(), inputs.end());
+    stack.insert(stack.end(), std::make_move_iterator(inputs.begin()), std::make_move_iterator(inputs.end()));
     executor.function->run(stack);
     return std::move(stack.back());
   }

@@ -19,12 +19,13 @@ namespace tsnative::detail {
 class ShapeExecutors {
  public:
   // One executor of `method`'s graph per call in `calls` (complete argument lists as run() hands them to the
-  // method); a call with arguments other than tensors gets none, and `notes` says so.
+  // method, distinct shapes); a call with arguments other than tensors gets none, and `notes` says so.
   ShapeExecutors(const torch::jit::Module& module, torch::jit::Method& method,
                  const std::vector<std::vector<c10::IValue>>& calls, std::vector<std::string>& notes);
 
-  // Runs the executor specialised for exactly these tensors; nullopt when none is.
-  std::optional<c10::IValue> run(const std::vector<c10::IValue>& inputs) const;
+  // Runs the executor specialised for exactly these tensors, which it then takes from `inputs`; nullopt (and
+  // `inputs` untouched) when none is.
+  std::optional<c10::IValue> run(std::vector<c10::IValue>& inputs) const;
 
   size_t size() const { return executors_.size(); }
 

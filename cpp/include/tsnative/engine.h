@@ -77,9 +77,6 @@ class Engine {
 
  private:
   void warm_up(const std::vector<std::vector<c10::IValue>>& calls);
-  // Both take the warm-up calls as run() hands them to the method (bound, on the device, in the precision).
-  void specialise(const std::vector<std::vector<c10::IValue>>& calls);
-  void capture_cuda_graphs(const std::vector<std::vector<c10::IValue>>& calls);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,0 +1,37 @@
+#include "model_load.h"
+
+#include <torch/csrc/jit/serialization/import.h>
+
+#include <filesystem>
+
+#include "archive_check.h"
+#include "error_text.h"
+#include "sha256.h"
+#include "tsnative/engine.h"
+#include "tsnative/errors.h"
+
+namespace tsnative::detail {
+
+torch::jit::Module load_checked(const std::string& path, c10::Device device, const std::string& sha256,
+                                uint64_t max_archive_bytes, std::string& metadata_json) {
+  if (!std::filesystem::exists(path)) throw FileNotFound(path);
+  if (!sha256.empty()) verify_sha256(path, sha256);
+  check_torchscript_archive(path, max_archive_bytes);
+  try {
+    torch::jit::ExtraFilesMap extra_files{{kMetadataFile, ""}};
+    // map_location = device: parameters are created on the device instead of copied there afterwards.
+    auto module = torch::jit::load(path, device, extra_files);
+    metadata_json = extra_files[kMetadataFile];
+    return module;
+  } catch (const c10::Error& e) {
+    throw ModelLoadError(path, first_line(message_of(e)));
+  } catch (const std::exception& e) {
+    // The model's own code (a __setstate__) raised while loading: its traceback ends with what failed.
+    const std::string text = e.what();
+    const bool ran_code = text.starts_with("The following operation failed in the TorchScript interpreter");
+    throw ModelLoadError(path,
+                         ran_code ? "the model's code failed while loading: " + last_line(text) : first_line(text));
+  }
+}
+
+}  // namespace tsnative::detail

@@ -1,5 +1,6 @@
 #include "model_load.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import.h>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "sha256.h"
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
+#include "tsnative/metadata.h"
 
 namespace tsnative::detail {
 
@@ -35,3 +37,21 @@ torch::jit::Module load_checked(const std::string& path, c10::Device device, con
 }
 
 }  // namespace tsnative::detail
+
+namespace tsnative {
+
+std::string read_metadata_json(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw FileNotFound(path);
+  detail::check_torchscript_archive(path, 0);
+  const std::string record = std::string("extra/") + kMetadataFile;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    if (!reader.hasRecord(record)) return "";
+    const auto [data, size] = reader.getRecord(record);
+    return {static_cast<const char*>(data.get()), size};
+  } catch (const c10::Error& e) {
+    throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
+  }
+}
+
+}  // namespace tsnative

@@ -41,5 +41,21 @@ TEST(Metadata, ReadsRecordedInputs) {
   EXPECT_THROW(recorded_inputs(R"({"inputs": [{"name": "x"}]})"), InvalidValue);
 }
 
+TEST(Metadata, ReadsTheFilesMetadataWithoutLoadingIt) {
+  testing::TempDir dir;
+  const std::string text = R"({"inputs": [{"name": "x", "type": "Tensor", "dtype": "float32", "shape": [-1, 4]}]})";
+  torch::jit::Module module("Identity");
+  module.define("def forward(self, x: Tensor) -> Tensor:\n  return x\n");
+  const auto with = dir.file("with.pt");
+  module.save(with, {{kMetadataFile, text}});
+  EXPECT_EQ(read_metadata_json(with), text);
+  EXPECT_EQ(read_metadata_json(with), Engine(with).metadata_json());  // what a load reads
+  EXPECT_EQ(read_metadata_json(testing::save_module(dir.file("without.pt"),
+                                                    "def forward(self, x: int) -> int:\n"
+                                                    "  return x\n")),
+            "");
+  EXPECT_THROW(read_metadata_json(dir.file("missing.pt")), FileNotFound);
+}
+
 }  // namespace
 }  // namespace tsnative

@@ -25,6 +25,10 @@ std::optional<c10::ScalarType> dtype_from_name(const std::string& name);
 // "[N, 3, 224, 224]": a shape as errors and reports print it; -1 (any size) prints as N.
 std::string shape_text(const std::vector<int64_t>& shape);
 
+// The file's tsnative.json ("" when it has none) without loading the model: after the same archive checks as
+// Engine, read from the zip. Throws FileNotFound or ModelLoadError. (A loaded Engine has it: metadata_json().)
+std::string read_metadata_json(const std::string& path);
+
 // The recorded inputs, in order; empty for a file without metadata (""). Throws InvalidValue when the text is not
 // the JSON tsnative.export writes.
 std::vector<InputSpec> recorded_inputs(const std::string& metadata_json);

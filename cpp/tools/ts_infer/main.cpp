@@ -54,9 +54,20 @@ at::Tensor first_tensor(const c10::IValue& value) {
 
 int run(const Arguments& arguments) {
   std::optional<Engine> engine;
+  std::vector<PreparedInput> inputs;
+  const auto prepare = [&arguments](const std::string& metadata_json) {
+    at::manual_seed(arguments.input.seed);
+    return prepare_inputs(recorded_inputs(metadata_json), arguments.input);
+  };
   try {
     EngineOptions options = arguments.engine;
-    options.cuda_graphs = false;  // captured below, once the input shapes are known
+    if (options.cuda_graphs) {
+      // The graph is captured at load for the input's shapes, which come from the file's metadata and the options:
+      // read those first.
+      inputs = prepare(read_metadata_json(arguments.model));
+      options.warmup_shapes.emplace_back();
+      for (const auto& input : inputs) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
+    }
     engine.emplace(arguments.model, options);
   } catch (const FileNotFound& e) {
     std::cerr << "Error loading model: " << e.what() << std::endl;
@@ -65,20 +76,9 @@ int run(const Arguments& arguments) {
     std::cerr << "Error loading model: " << e.what() << std::endl;
     return 1;
   }
-
-  at::manual_seed(arguments.input.seed);
-  const auto inputs = prepare_inputs(recorded_inputs(engine->metadata_json()), arguments.input);
+  if (!arguments.engine.cuda_graphs) inputs = prepare(engine->metadata_json());
   std::vector<c10::IValue> values;
   for (const auto& input : inputs) values.emplace_back(input.tensor);
-  if (arguments.engine.cuda_graphs) {
-    // The graph is captured at load for the input's shapes, known only now (from the file's metadata and the
-    // options): load again with them.
-    EngineOptions options = arguments.engine;
-    options.warmup_shapes.emplace_back();
-    for (const auto& input : inputs) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
-    engine.reset();
-    engine.emplace(arguments.model, options);
-  }
 
   const int warmup = arguments.warmup >= 0 ? arguments.warmup : 10;
   RunReport report{*engine, at::get_num_threads(), inputs, {}, {}, std::nullopt, warmup};

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -142,3 +143,18 @@ def conv_files(conv_model: SmallConvNet, tmp_path_factory: pytest.TempPathFactor
         "trace": save_traced(conv_model, example, folder / "trace.pt"),
         "exported": tsnative.export(conv_model, example, folder / "exported.pt").path,
     }
+
+
+def tool(name: str) -> str:
+    """A C++ tool's path; fails the test when it is not installed."""
+    from tsnative._tools import find_tool
+
+    found = find_tool(name)
+    assert found, f"{name} is not installed beside this Python (make build installs it into .venv/bin)"
+    return found
+
+
+def run_tool(name: str, *args: str | Path, **options: Any) -> subprocess.CompletedProcess[str]:
+    """Runs a C++ tool with text output captured (subprocess.run `options` on top, e.g. check=True)."""
+    settings: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 300} | options
+    return subprocess.run([tool(name), *map(str, args)], **settings)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 import tsnative
-from conftest import save_scripted
+from conftest import run_tool, save_scripted
 
 COLOURS = {"blue": 2, "green": 1, "red": 0}  # folder name -> the channel that is bright; sorted names: 0, 1, 2
 CLASSES = sorted(COLOURS)
@@ -268,15 +268,8 @@ def test_resnet18_head_is_replaced_in_both_export_modes(mode: str, images: Path,
     assert tsnative.Engine(history.out).predict(torch.randn(2, 3, 32, 32)).shape == (2, 3)
 
 
-def tool(name: str) -> str:
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.exists() else shutil.which(name)
-    assert found, f"{name} is not installed beside this Python (make build installs it into .venv/bin)"
-    return found
-
-
 def ts_train(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([tool("ts-train"), *map(str, args)], capture_output=True, text=True, timeout=300)
+    return run_tool("ts-train", *args)
 
 
 def test_ts_train_end_to_end(model: Path, images: Path, tmp_path: Path) -> None:
@@ -299,7 +292,7 @@ def test_ts_train_end_to_end(model: Path, images: Path, tmp_path: Path) -> None:
     history = run_finetune(model, images, tmp_path / "p.pt", epochs=2, lr=1e-3, batch_size=32)
     assert [e["test_loss"] for e in report["history"]] == pytest.approx([e.test_loss for e in history], rel=1e-6)
 
-    infer = subprocess.run([tool("ts-infer"), out], capture_output=True, text=True, timeout=300)
+    infer = run_tool("ts-infer", out)
     assert infer.returncode == 0, infer.stderr
     assert "Output: float32 [1, 3]" in infer.stdout
 

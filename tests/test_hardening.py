@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import tsnative
-from conftest import Recurrent
+from conftest import Recurrent, run_tool
 
 REPO = Path(__file__).resolve().parents[1]
 LOAD_IN_SUBPROCESS = """
@@ -53,9 +53,8 @@ def test_every_corpus_file_is_a_clean_python_error(corpus: list[Path]) -> None:
 
 
 def test_every_corpus_file_is_a_clean_ts_infer_exit_1(corpus: list[Path]) -> None:
-    ts_infer = Path(sys.executable).parent / "ts-infer"
     for path in corpus:
-        result = subprocess.run([str(ts_infer), str(path)], capture_output=True, text=True, timeout=120)
+        result = run_tool("ts-infer", path, timeout=120)
         assert result.returncode == 1, f"{path.name}: status {result.returncode}\n{result.stderr}"
         assert result.stderr.startswith("Error loading model: "), path.name
         assert len(result.stderr.strip().splitlines()) == 1, f"{path.name}: {result.stderr}"
@@ -85,10 +84,7 @@ def test_sha256_pin(recurrent_file: Path, tmp_path: Path) -> None:
     assert tsnative.Engine(recurrent_file, sha256=digest.upper()).predict(torch.ones(1, 4), torch.ones(1, 4))
     with pytest.raises(tsnative.ModelLoadError, match=r"sha256 mismatch: expected 0000.*refused before parsing"):
         tsnative.Engine(recurrent_file, sha256="0" * 64)
-    ts_infer = Path(sys.executable).parent / "ts-infer"
-    refused = subprocess.run(
-        [str(ts_infer), str(recurrent_file), "--sha256", "ab" * 32], capture_output=True, text=True, timeout=120
-    )
+    refused = run_tool("ts-infer", recurrent_file, "--sha256", "ab" * 32, timeout=120)
     assert refused.returncode == 1 and "sha256 mismatch" in refused.stderr
 
 

@@ -4,15 +4,13 @@ each keeps outputs within tolerance of eager PyTorch."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 import tsnative
-from conftest import Recurrent, SmallConvNet, python_reference, save_scripted
+from conftest import Recurrent, SmallConvNet, python_reference, run_tool, save_scripted
 
 # Fused/frozen float32 convolutions reorder sums: agreement with eager to a few ulps of the activations' scale.
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
@@ -132,9 +130,8 @@ def test_bad_warmup_shapes_are_clear_errors(conv_files: dict[str, Path]) -> None
 
 
 def test_ts_infer_switches(conv_files: dict[str, Path]) -> None:
-    ts_infer = Path(sys.executable).parent / "ts-infer"
-    run = [str(ts_infer), str(conv_files["script"]), "--shape", "1x3x16x16", "--json"]
-    default = json.loads(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
-    plain = json.loads(subprocess.run([*run, "--no-freeze", "--no-fusion"], capture_output=True, text=True).stdout)
+    run = [conv_files["script"], "--shape", "1x3x16x16", "--json"]
+    default = json.loads(run_tool("ts-infer", *run, check=True).stdout)
+    plain = json.loads(run_tool("ts-infer", *run, "--no-freeze", "--no-fusion").stdout)
     assert default["optimizations"] == ["freeze", "onednn_fusion"]
     assert plain["optimizations"] == []

@@ -5,15 +5,13 @@ test_cuda.py."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 import tsnative
-from conftest import SmallConvNet, save_scripted, small_conv_net
+from conftest import SmallConvNet, run_tool, save_scripted, small_conv_net
 
 # A few units of each format's rounding (bf16: 2**-8 relative, fp16: 2**-11) over two conv layers and a linear one.
 TOLERANCE = {"bf16": {"rtol": 0.02, "atol": 0.005}, "fp16": {"rtol": 0.004, "atol": 0.001}}
@@ -107,10 +105,9 @@ def test_cuda_options_on_the_cpu(conv_files: dict[str, Path]) -> None:
 
 
 def test_ts_infer_precision(conv_files: dict[str, Path]) -> None:
-    ts_infer = Path(sys.executable).parent / "ts-infer"
-    run = [str(ts_infer), str(conv_files["exported"]), "--json", "--precision"]
-    report = json.loads(subprocess.run([*run, "bf16"], capture_output=True, text=True, check=True).stdout)
+    run = [conv_files["exported"], "--json", "--precision"]
+    report = json.loads(run_tool("ts-infer", *run, "bf16", check=True).stdout)
     assert "precision bf16" in report["optimizations"]
-    refused = subprocess.run([*run, "int8"], capture_output=True, text=True)
+    refused = run_tool("ts-infer", *run, "int8")
     assert refused.returncode == 2
     assert "--precision: int8 not in {fp32,bf16,fp16}" in refused.stderr

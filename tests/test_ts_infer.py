@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,18 +11,11 @@ import pytest
 import torch
 
 import tsnative
-from conftest import python_reference, save_scripted, save_traced
-
-
-def ts_infer_binary() -> str:
-    beside_python = Path(sys.executable).parent / "ts-infer"
-    found = str(beside_python) if beside_python.exists() else shutil.which("ts-infer")
-    assert found, "ts-infer is not installed beside this Python (make build installs it into .venv/bin)"
-    return found
+from conftest import python_reference, run_tool, save_scripted, save_traced
 
 
 def ts_infer(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ts_infer_binary(), *map(str, args)], capture_output=True, text=True, timeout=300)
+    return run_tool("ts-infer", *args)
 
 
 @pytest.fixture(scope="module")

@@ -45,13 +45,17 @@ void bind_engine(py::module_& module) {
            py::arg("executor_per_shape") = true)
       .def(
           "time",
-          [](const Engine& engine, const py::tuple& inputs, int warmup, int iterations, int64_t batch_size) {
-            const auto values = arguments_from_python(engine, py::reinterpret_borrow<py::args>(inputs), {});
+          [](const Engine& engine, const py::args& inputs, int warmup, int iterations, int64_t batch_size) {
+            const auto values = arguments_from_python(engine, inputs, {});
             py::gil_scoped_release release;  // the whole timed loop runs in C++
             return time_engine(engine, values, {warmup, iterations, batch_size});
           },
-          py::arg("inputs"), py::kw_only(), py::arg("warmup") = 10, py::arg("iterations") = 100,
-          py::arg("batch_size") = 1, "Times run() in a C++ loop (tsnative::time_engine).")
+          // After *inputs, pybind11 makes these keyword-only.
+          py::arg("warmup") = 10, py::arg("iterations") = 100, py::arg("batch_size") = 1,
+          "time(*inputs, warmup=10, iterations=100, batch_size=1)\n"
+          "Times the method on `inputs` in a C++ loop (the routine behind ts-infer --iters), GIL released: one first "
+          "run, `warmup` untimed runs, then `iterations` timed ones; CUDA is synchronised before each clock reading. "
+          "`batch_size` (items per run) only scales the throughput.")
       .def_property_readonly("path", &Engine::path, "The TorchScript file loaded.")
       .def_property_readonly(
           "device", [](const Engine& engine) { return engine.device().str(); },
@@ -67,7 +71,8 @@ void bind_engine(py::module_& module) {
       .def_property_readonly("load_seconds", &Engine::load_seconds,
                              "Wall time of loading: file checks, torch::jit::load, eval(), optimisations and "
                              "placement on the device.")
-      .def_property_readonly("_signature", &Engine::signature)
+      .def_property_readonly("schema", &Engine::signature,
+                             "The method's arguments (names, types, defaults) and return type; str() gives one line.")
       .def_property_readonly("method_names", &Engine::method_names,
                              "Every method of the TorchScript module (forward and any @torch.jit.export ones).")
       .def_property_readonly("_metadata_json", &Engine::metadata_json)

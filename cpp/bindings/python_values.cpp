@@ -16,8 +16,15 @@ std::string describe_python_value(py::handle value) {
   return py::str(py::type::handle_of(value).attr("__name__"));
 }
 
-// Values that are not tensors go through tsnative.engine._as_torch first (numpy arrays, also inside containers,
-// become tensors), so numpy handling lives in one place; tensors, the common case, skip that Python call.
+// Values that may hold numpy arrays go through tsnative.engine._as_torch first (arrays, also inside containers,
+// become tensors), so numpy handling lives in one place. Tensors, None and plain Python scalars, the common
+// arguments, skip that Python call (np.float64 subclasses float: the exact checks keep it on the numpy path).
+bool needs_numpy_conversion(py::handle value) {
+  PyObject* object = value.ptr();
+  return !(THPVariable_Check(object) || value.is_none() || PyBool_Check(object) || PyLong_CheckExact(object) ||
+           PyFloat_CheckExact(object) || PyUnicode_CheckExact(object));
+}
+
 py::object as_torch(py::handle value) {
   PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> converter;
   const py::object& convert =
@@ -28,12 +35,12 @@ py::object as_torch(py::handle value) {
 
 c10::IValue convert_argument(const Engine& engine, size_t index, py::handle given) {
   const c10::Argument& argument = engine.schema().arguments().at(index + 1);  // +1: skip self
-  const py::object value = THPVariable_Check(given.ptr()) ? py::reinterpret_borrow<py::object>(given) : as_torch(given);
   // LibTorch turns None into an undefined tensor for a Tensor argument; the core refuses that with the same
   // message, but saying it here keeps the Python type name.
   if (given.is_none() && argument.real_type()->kind() == c10::TypeKind::TensorType) {
     throw InvalidType(type_mismatch_message(engine.signature(), index, "None"));
   }
+  const py::object value = needs_numpy_conversion(given) ? as_torch(given) : py::reinterpret_borrow<py::object>(given);
   try {
     return torch::jit::toIValue(value, argument.real_type(), argument.N());
   } catch (const py::cast_error&) {

@@ -8,18 +8,22 @@ from typing import Any
 import torch
 
 
-def map_tensors(value: Any, function: Callable[[torch.Tensor], Any]) -> Any:
-    """The same structure with every tensor replaced by ``function(tensor)``."""
-    if isinstance(value, torch.Tensor):
-        return function(value)
+def map_leaves(value: Any, function: Callable[[Any], Any]) -> Any:
+    """The same structure (tuples, named tuples, lists, dicts) with every other value replaced by
+    ``function(value)``."""
     if isinstance(value, tuple):
-        items = [map_tensors(item, function) for item in value]
+        items = [map_leaves(item, function) for item in value]
         return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
     if isinstance(value, list):
-        return [map_tensors(item, function) for item in value]
+        return [map_leaves(item, function) for item in value]
     if isinstance(value, dict):
-        return {key: map_tensors(item, function) for key, item in value.items()}
-    return value
+        return {key: map_leaves(item, function) for key, item in value.items()}
+    return function(value)
+
+
+def map_tensors(value: Any, function: Callable[[torch.Tensor], Any]) -> Any:
+    """The same structure with every tensor replaced by ``function(tensor)``."""
+    return map_leaves(value, lambda leaf: function(leaf) if isinstance(leaf, torch.Tensor) else leaf)
 
 
 def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:

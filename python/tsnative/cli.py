@@ -175,7 +175,8 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    engine = Engine(args.path)
+    # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).
+    engine = Engine(args.path, freeze=False, onednn_fusion=False)
     metadata = engine.metadata
     if args.json:
         print(json.dumps(metadata, indent=2))

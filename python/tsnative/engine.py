@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from . import _C
+from ._structure import map_leaves
 from .isolation import Isolation, trial_load
 
 __all__ = ["Engine", "Precision"]
@@ -127,22 +128,11 @@ class Engine(_C.Engine):
         )
 
     # predict() and __call__ are _C.Engine's own (cpp/bindings/bind_predict.cpp): a call goes from Python straight
-    # to C++, which converts numpy arrays through _as_torch below. So are the properties device, path, method,
-    # precision, outputs_on_device, load_seconds, method_names, parameter_count and optimizations (documented in
-    # bind_engine.cpp). Declared here for type checkers and readers.
+    # to C++, which converts numpy arrays through _as_torch below. So are time() and the properties schema,
+    # device, path, method, precision, outputs_on_device, load_seconds, method_names, parameter_count and
+    # optimizations (documented in bind_engine.cpp). Declared here for type checkers and readers.
     predict: Callable[..., Any] = _C.Engine.predict
     __call__: Callable[..., Any] = _C.Engine.__call__
-
-    def time(self, *args: Any, warmup: int = 10, iterations: int = 100, batch_size: int = 1) -> _C.LatencyStats:
-        """Times the method on ``args`` in a C++ loop (the routine behind ``ts-infer --iters``), GIL released:
-        one first run, ``warmup`` untimed runs, then ``iterations`` timed ones; CUDA is synchronised before each
-        clock reading. ``batch_size`` (items per run) only scales the throughput."""
-        return super().time(args, warmup=warmup, iterations=iterations, batch_size=batch_size)
-
-    @property
-    def schema(self) -> _C.MethodSignature:
-        """The method's arguments (names, types, defaults) and return type; ``str()`` gives one line."""
-        return self._signature
 
     @functools.cached_property
     def metadata(self) -> dict[str, Any] | None:
@@ -165,18 +155,13 @@ def _shapes_of_one_call(call: Sequence[int] | Sequence[Sequence[int]]) -> list[l
 
 def _as_torch(value: Any) -> Any:
     """numpy arrays (also inside tuples, lists and dicts) to tensors; everything else as it is."""
-    if isinstance(value, torch.Tensor):
-        return value
+    return map_leaves(value, _numpy_to_torch)
+
+
+def _numpy_to_torch(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         # Shares memory with the array; a read-only array is copied, since torch cannot wrap it safely.
         return torch.from_numpy(value if value.flags.writeable else value.copy())
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, list):
-        return [_as_torch(item) for item in value]
-    if isinstance(value, tuple):
-        items = [_as_torch(item) for item in value]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, dict):
-        return {key: _as_torch(item) for key, item in value.items()}
     return value

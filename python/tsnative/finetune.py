@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
-import rich.console
 import torch
 
 from . import _C
@@ -219,6 +218,8 @@ def finetune(
 
 
 def _progress_printer(epochs: int) -> Callable[[EpochRecord], None]:
+    import rich.console  # here, not at the top: `import tsnative` (also in the trial-load child) stays light
+
     console = rich.console.Console(highlight=False, soft_wrap=True)  # one line per epoch, also in a narrow pipe
 
     def show(record: EpochRecord) -> None:

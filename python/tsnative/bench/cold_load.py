@@ -7,18 +7,18 @@ For the C++ path, ts-infer (a process without Python) reports its own load time.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tsnative._tools import find_tool
+
 
 def measure_in_fresh_process(path: str, file: Path, device: str, threads: int) -> float | None:
     """Milliseconds, or None when the path cannot be measured here (e.g. ts-infer not installed)."""
     if path == "native_cpp":
-        ts_infer = Path(sys.executable).parent / "ts-infer"
-        binary = str(ts_infer) if ts_infer.exists() else shutil.which("ts-infer")
+        binary = find_tool("ts-infer")
         if binary is None:
             return None
         command = [binary, str(file), "--device", device, "--threads", str(threads), "--json"]

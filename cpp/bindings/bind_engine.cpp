@@ -15,7 +15,7 @@ void bind_engine(py::module_& module) {
   engine_class
       .def(py::init([](const std::string& path, const std::string& device, const std::string& method,
                        bool outputs_on_device, int threads, bool check_inputs, const std::string& sha256,
-                       uint64_t max_archive_bytes, bool freeze, bool onednn_fusion,
+                       uint64_t max_archive_bytes, bool freeze, const std::string& onednn_fusion,
                        std::vector<std::vector<std::vector<int64_t>>> warmup_shapes, const std::string& precision,
                        bool cuda_graphs, bool pinned_transfers, bool executor_per_shape) {
              EngineOptions options;
@@ -40,7 +40,7 @@ void bind_engine(py::module_& module) {
            py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("method") = "forward",
            py::arg("outputs_on_device") = false, py::arg("threads") = 0, py::arg("check_inputs") = true,
            py::arg("sha256") = "", py::arg("max_archive_bytes") = 0, py::arg("freeze") = true,
-           py::arg("onednn_fusion") = true, py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{},
+           py::arg("onednn_fusion") = "auto", py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{},
            py::arg("precision") = "fp32", py::arg("cuda_graphs") = false, py::arg("pinned_transfers") = false,
            py::arg("executor_per_shape") = true)
       .def(
@@ -81,8 +81,35 @@ void bind_engine(py::module_& module) {
           "Elements in the module's parameters; 0 for a frozen module (see metadata[\"parameters\"]).")
       .def_property_readonly("optimizations", &Engine::optimizations,
                              "The optimisations applied at load, e.g. [\"freeze\", \"precision bf16\", "
-                             "\"onednn_fusion\", \"executor_per_shape x2\", \"warmup x2\"], and notes on those "
-                             "skipped.");
+                             "\"executor_per_shape x2\", \"warmup x2\", \"onednn_fusion x1 of 2 shapes\"], and "
+                             "notes on those skipped: for people; fusion has the facts.")
+      .def_property_readonly(
+          "fusion",
+          [](const Engine& engine) {
+            const FusionReport report = engine.fusion();
+            py::list trials;
+            for (const auto& trial : report.trials) {
+              py::dict item;
+              item["shape"] = trial.shape;
+              item["verified"] = trial.verified;
+              item["kept"] = trial.kept;
+              item["max_relative_diff"] = trial.max_relative_diff;
+              item["fused_ms"] = trial.fused_ms;
+              item["unfused_ms"] = trial.unfused_ms;
+              item["reason"] = trial.reason;
+              trials.append(item);
+            }
+            py::dict out;
+            out["mode"] = fusion_mode_name(report.mode);
+            out["tried"] = report.tried;
+            out["skipped_reason"] = report.skipped_reason;
+            out["trials"] = trials;
+            out["disabled"] = report.disabled;
+            return out;
+          },
+          "What oneDNN Graph fusion did, as facts: {mode, tried, skipped_reason, trials: [{shape, verified, kept, "
+          "max_relative_diff, fused_ms, unfused_ms, reason}], disabled (why fusion was switched off while running, "
+          "or None)}.");
   // predict() and __call__: tsnative.Engine subclasses this class so that a call goes straight to C++.
   bind_predict(engine_class);
 }

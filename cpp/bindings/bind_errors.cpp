@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "../src/error_text.h"
 #include "bindings.h"
 #include "tsnative/errors.h"
 
@@ -46,9 +47,15 @@ void bind_errors(py::module_& /*module*/) {
     } catch (const DeviceUnavailable& e) {
       raise_tsnative("DeviceUnavailableError", e);
     } catch (const InferenceError& e) {
-      raise_tsnative("InferenceError", e);
+      py::dict attributes;
+      attributes["detail"] = e.detail();
+      raise_tsnative("InferenceError", e, attributes);
     } catch (const Error& e) {
       raise_tsnative("TsnativeError", e);
+    } catch (const c10::Error& e) {
+      // Anything LibTorch raised that the core did not translate (a conversion in the binding): one line, no C++
+      // backtrace.
+      raise_tsnative("TsnativeError", std::runtime_error(detail::cause_line(detail::message_of(e))));
     }
   });
 }

@@ -6,22 +6,67 @@
 
 namespace tsnative::detail {
 
-std::optional<CallShape> CallShape::of(const std::vector<c10::IValue>& call) {
+// The kind of a value that is not a tensor, when it is a plain scalar.
+std::optional<CallShape::Kind> CallShape::scalar_kind(const c10::IValue& value) {
+  if (value.isNone()) return Kind::None;
+  if (value.isInt()) return Kind::Int;
+  if (value.isDouble()) return Kind::Double;
+  if (value.isBool()) return Kind::Bool;
+  if (value.isString()) return Kind::String;
+  return std::nullopt;
+}
+
+namespace {
+
+const char* kind_name(CallShape::Kind kind) {
+  switch (kind) {
+    case CallShape::Kind::None:
+      return "None";
+    case CallShape::Kind::Int:
+      return "int";
+    case CallShape::Kind::Double:
+      return "float";
+    case CallShape::Kind::Bool:
+      return "bool";
+    case CallShape::Kind::String:
+      return "str";
+    case CallShape::Kind::Tensor:
+      break;
+  }
+  return "Tensor";
+}
+
+}  // namespace
+
+std::optional<CallShape> CallShape::of(const std::vector<c10::IValue>& call) { return build(call, false); }
+
+std::optional<CallShape> CallShape::of_arguments(const std::vector<c10::IValue>& call) { return build(call, true); }
+
+std::optional<CallShape> CallShape::build(const std::vector<c10::IValue>& call, bool scalars) {
   CallShape shape;
   for (const auto& value : call) {
-    if (!value.isTensor() || !value.toTensor().defined()) return std::nullopt;
-    const at::Tensor& tensor = value.toTensor();
-    shape.tensors_.push_back({tensor.sizes().vec(), tensor.scalar_type(), tensor.device()});
+    if (value.isTensor() && value.toTensor().defined()) {
+      const at::Tensor& tensor = value.toTensor();
+      shape.arguments_.push_back({Kind::Tensor, tensor.sizes().vec(), tensor.scalar_type(), tensor.device()});
+    } else if (const auto kind = scalars ? scalar_kind(value) : std::nullopt) {
+      shape.arguments_.push_back({*kind, {}, at::kFloat, c10::kCPU});
+    } else {
+      return std::nullopt;
+    }
   }
   return shape;
 }
 
 bool CallShape::matches(const std::vector<c10::IValue>& call) const {
-  if (call.size() != tensors_.size()) return false;
+  if (call.size() != arguments_.size()) return false;
   for (size_t i = 0; i < call.size(); ++i) {
+    const Argument& expected = arguments_[i];
+    if (expected.kind != Kind::Tensor) {
+      if (scalar_kind(call[i]) != expected.kind) return false;
+      continue;
+    }
     if (!call[i].isTensor()) return false;
     const at::Tensor& tensor = call[i].toTensor();
-    const Tensor& expected = tensors_[i];
     if (!tensor.defined() || tensor.sizes() != c10::IntArrayRef(expected.sizes) ||
         tensor.scalar_type() != expected.dtype || tensor.device() != expected.device) {
       return false;
@@ -32,7 +77,10 @@ bool CallShape::matches(const std::vector<c10::IValue>& call) const {
 
 std::string CallShape::text() const {
   std::string text;
-  for (const auto& tensor : tensors_) text += (text.empty() ? "" : ", ") + shape_text(tensor.sizes);
+  for (const auto& tensor : arguments_) {
+    const bool is_tensor = tensor.kind == Kind::Tensor;
+    text += (text.empty() ? "" : ", ") + (is_tensor ? shape_text(tensor.sizes) : std::string(kind_name(tensor.kind)));
+  }
   return text;
 }
 

@@ -14,22 +14,33 @@ namespace tsnative::detail {
 
 class CallShape {
  public:
-  // nullopt when an argument is not a defined tensor (specialising on other values is not supported).
+  // nullopt when an argument is not a defined tensor (CUDA graphs and per-shape executors take tensors only).
   static std::optional<CallShape> of(const std::vector<c10::IValue>& call);
+  // Also accepts None and plain scalars (int, float, bool, str), matched by kind, not value: a TorchScript
+  // executor specialises on tensors' shapes, not on scalar values. nullopt for containers and other values.
+  static std::optional<CallShape> of_arguments(const std::vector<c10::IValue>& call);
 
-  // Whether `call` has exactly these tensors: same count, sizes, dtypes and devices.
+  // Whether `call` has exactly these arguments: same count, tensors of the same sizes, dtypes and devices, and
+  // the same kinds of other values.
   bool matches(const std::vector<c10::IValue>& call) const;
 
   // "[1, 3, 224, 224], [1, 4]": for notes and messages.
   std::string text() const;
 
+ public:
+  enum class Kind { Tensor, None, Int, Double, Bool, String };
+
  private:
-  struct Tensor {
+  // One argument: a tensor (kind Tensor), or the kind of a value that is not one.
+  struct Argument {
+    Kind kind = Kind::Tensor;
     std::vector<int64_t> sizes;
-    at::ScalarType dtype;
-    c10::Device device;
+    at::ScalarType dtype = at::kFloat;
+    c10::Device device = c10::kCPU;
   };
-  std::vector<Tensor> tensors_;
+  static std::optional<Kind> scalar_kind(const c10::IValue& value);
+  static std::optional<CallShape> build(const std::vector<c10::IValue>& call, bool scalars);
+  std::vector<Argument> arguments_;
 };
 
 // `calls` without those whose tensors match an earlier call's (a shape declared twice); calls with arguments

@@ -10,6 +10,7 @@
 #include "cuda_graphs.h"
 #include "device.h"
 #include "error_text.h"
+#include "fused_executors.h"
 #include "input_check.h"
 #include "ivalue_tensors.h"
 #include "model_load.h"
@@ -32,12 +33,16 @@ struct Engine::Impl {
   std::string metadata_json;
   std::vector<detail::TensorCheck> input_checks;  // from the metadata: what run() checks tensors against
   std::vector<std::string> optimizations;         // what was applied at load, in order
-  bool onednn_fusion = false;                     // run() fuses this engine's graphs (see detail::RunGuards)
   std::optional<at::ScalarType> precision;        // the reduced floating-point type, when not float32
+  FusionReport fusion;                            // mode and why fusion was not tried; trials live in `fused`
+  std::unique_ptr<detail::FusedExecutors> fused;  // oneDNN Graph fusion where verified (see fused_executors.h)
   std::unique_ptr<detail::ShapeExecutors> shape_executors;
   std::unique_ptr<detail::CudaGraphs> cuda_graphs;
   int64_t parameter_count = 0;  // counted before freezing, which turns parameters into constants
   double load_seconds = 0.0;
+
+  // Everything the constructor does but timing it; throws tsnative errors or whatever LibTorch raised.
+  void load();
 
   // Inputs on the engine's device, floating-point tensors in its precision.
   void place_inputs(std::vector<c10::IValue>& inputs) const {
@@ -51,17 +56,76 @@ struct Engine::Impl {
   std::vector<std::vector<c10::IValue>> prepared(std::vector<std::vector<c10::IValue>> calls) const {
     for (auto& call : calls) {
       bind_arguments(method->function().getSchema(), call);
+      try {
+        detail::check_tensors(input_checks, call);
+      } catch (const Error& e) {
+        throw InvalidValue(std::string("warmup_shapes: ") + e.what());
+      }
       place_inputs(call);
     }
     return calls;
   }
 
-  // The method on prepared inputs: the executor specialised for their shapes when there is one.
+  // The method on prepared inputs: fused where fusion was verified for their shapes, else unfused.
   c10::IValue forward(std::vector<c10::IValue> inputs) const {
+    if (fused) return fused->run(std::move(inputs), [this](std::vector<c10::IValue> in) { return unfused(std::move(in)); });
+    return unfused(std::move(inputs));
+  }
+
+  // The method without fusion: the executor specialised for the inputs' shapes when there is one.
+  c10::IValue unfused(std::vector<c10::IValue> inputs) const {
     if (shape_executors) {
       if (auto output = shape_executors->run(inputs)) return std::move(*output);
     }
     return (*method)(std::move(inputs));
+  }
+
+  // Runs each declared call three times: the profiling executor records shapes on the first call and optimises
+  // on the next ones, so the optimised graph is in place before the first real call.
+  void warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
+    constexpr int kCallsPerShape = 3;
+    const detail::RunGuards guards;
+    for (const auto& call : calls) {
+      for (int i = 0; i < kCallsPerShape; ++i) {
+        try {
+          unfused(call);
+        } catch (const std::exception& e) {
+          const auto shape = detail::CallShape::of_arguments(call);
+          throw InvalidValue("warmup_shapes: the model failed on random inputs of shapes " +
+                             (shape ? shape->text() : std::string("(as declared)")) + ": " + detail::cause_of(e));
+        }
+      }
+    }
+    if (!calls.empty()) optimizations.push_back("warmup x" + std::to_string(calls.size()));
+  }
+
+  // oneDNN Graph fusion, tried on each declared call (see FusedExecutors) where it can apply at all.
+  void set_up_fusion(const std::vector<std::vector<c10::IValue>>& calls) {
+    fusion.mode = parse_fusion_mode(options.onednn_fusion);
+    auto unavailable = detail::fusion_unavailable(fusion.mode, device, detail::is_frozen(module));
+    if (!unavailable && fusion.mode == FusionMode::kAuto && calls.empty()) {
+      unavailable = "no warmup_shapes declared: \"auto\" tries fusion on declared shapes only";
+    }
+    if (unavailable) {
+      fusion.skipped_reason = *unavailable;
+      if (fusion.mode != FusionMode::kOff && device.is_cpu()) {
+        optimizations.push_back("onednn_fusion skipped (" + *unavailable + ")");
+      }
+      return;
+    }
+    fusion.tried = true;
+    // Fused kernels reorder sums: ~1e-6 of each output's scale in float32, more in the reduced formats. Tight on
+    // purpose: a fused graph that computed erf GELU for tanh GELU was only ~1e-4 off.
+    const double tolerance = precision ? 3e-2 : 5e-5;
+    fused = std::make_unique<detail::FusedExecutors>(module, *method, fusion.mode, tolerance);
+    const detail::RunGuards guards;
+    for (const auto& call : calls) fused->trial(call, [this](std::vector<c10::IValue> in) { return unfused(std::move(in)); });
+    if (calls.empty()) {
+      optimizations.emplace_back("onednn_fusion (tried on each call shape's first call)");
+    } else {
+      optimizations.push_back("onednn_fusion x" + std::to_string(fused->kept()) + " of " +
+                              std::to_string(calls.size()) + " shapes");
+    }
   }
 
   // One executor per declared shape (see detail::ShapeExecutors); `calls` as prepared() gives them, distinct.
@@ -77,7 +141,7 @@ struct Engine::Impl {
 
   // One CUDA graph per declared shape, after warm-up; `calls` as for specialise().
   void capture_cuda_graphs(const std::vector<std::vector<c10::IValue>>& calls) {
-    const detail::RunGuards guards(onednn_fusion);
+    const detail::RunGuards guards;
     const auto run_call = [this](std::vector<c10::IValue> call) { return forward(std::move(call)); };
     cuda_graphs = std::make_unique<detail::CudaGraphs>(run_call, *method->graph(), calls, device, optimizations);
     if (cuda_graphs->size() > 0) {
@@ -109,72 +173,79 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
   const auto start = std::chrono::steady_clock::now();
   impl_->path = path;
   impl_->options = std::move(options);
-  impl_->device = detail::resolve_device(impl_->options.device);
-  if (impl_->options.threads < 0) {
+  try {
+    impl_->load();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Whatever LibTorch raised at load (an allocation, a conversion): one line, never a C++ backtrace.
+    throw ModelLoadError(path, detail::cause_of(e));
+  }
+  impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Engine::Impl::load() {
+  device = detail::resolve_device(options.device);
+  if (options.threads < 0) {
     throw InvalidValue("threads: expected a positive count or 0 (keep the current setting), got " +
-                       std::to_string(impl_->options.threads));
+                       std::to_string(options.threads));
   }
-  impl_->precision = detail::parse_precision(impl_->options.precision);
-  if (impl_->options.cuda_graphs && !impl_->device.is_cuda()) {
-    throw InvalidValue("cuda_graphs: needs a CUDA device, got device \"" + impl_->options.device + "\"");
+  precision = detail::parse_precision(options.precision);
+  parse_fusion_mode(options.onednn_fusion);  // refused before the file is read
+  if (options.cuda_graphs && !device.is_cuda()) {
+    throw InvalidValue("cuda_graphs: needs a CUDA device, got device \"" + options.device + "\"");
   }
-  if (impl_->options.cuda_graphs && impl_->options.warmup_shapes.empty()) {
+  if (options.cuda_graphs && options.warmup_shapes.empty()) {
     throw InvalidValue("cuda_graphs: give warmup_shapes, the input shapes to capture a CUDA graph for (got none)");
   }
 
-  impl_->module = detail::load_checked(path, impl_->device, impl_->options.sha256, impl_->options.max_archive_bytes,
-                                       impl_->metadata_json);
-  impl_->module.eval();
-  for (const auto& parameter : impl_->module.parameters()) impl_->parameter_count += parameter.numel();
-  impl_->optimizations = detail::freeze_for_inference(impl_->module, impl_->options);
-  if (impl_->precision) {
+  module = detail::load_checked(path, device, options.sha256, options.max_archive_bytes, metadata_json);
+  module.eval();
+  for (const auto& parameter : module.parameters()) parameter_count += parameter.numel();
+  optimizations = detail::freeze_for_inference(module, options);
+  if (precision) {
     // After freezing, so batchnorm is folded into the convolutions in float32 before the weights are rounded.
-    detail::convert_module(impl_->module, *impl_->precision);
-    impl_->optimizations.push_back("precision " + impl_->options.precision);
+    detail::convert_module(module, *precision);
+    optimizations.push_back("precision " + options.precision);
   }
-  impl_->method = impl_->module.find_method(impl_->options.method);
-  if (!impl_->method) {
-    throw InvalidValue("method: '" + impl_->options.method + "' is not a method of '" + path +
-                       "' (it has: " + method_list(impl_->module) + ")");
+  method = module.find_method(options.method);
+  if (!method) {
+    throw InvalidValue("method: '" + options.method + "' is not a method of '" + path +
+                       "' (it has: " + method_list(module) + ")");
   }
-  impl_->signature = describe(impl_->method->function().getSchema());
+  signature = describe(method->function().getSchema());
   // The recorded inputs serve forward's input checks and warm-up dtypes; files with metadata this version cannot
   // read still load when neither is asked for.
-  const bool checks = impl_->options.check_inputs && impl_->options.method == "forward";
-  const bool warm_forward = !impl_->options.warmup_shapes.empty() && impl_->options.method == "forward";
+  const bool checks = options.check_inputs && options.method == "forward";
+  const bool warm_forward = !options.warmup_shapes.empty() && options.method == "forward";
   std::vector<InputSpec> recorded;
   if (checks || warm_forward) {
     try {
-      recorded = recorded_inputs(impl_->metadata_json);
+      recorded = recorded_inputs(metadata_json);
     } catch (const InvalidValue& e) {
       throw ModelLoadError(path, e.what());
     }
   }
-  if (checks) impl_->input_checks = detail::tensor_checks(recorded);
-  if (impl_->options.threads > 0) at::set_num_threads(impl_->options.threads);
-  impl_->onednn_fusion =
-      detail::use_onednn_fusion(impl_->options, impl_->device, detail::is_frozen(impl_->module), impl_->optimizations);
-  const auto warmup_calls = detail::warmup_inputs(impl_->options.warmup_shapes, recorded, impl_->device);
-  const auto specialised_calls = detail::distinct_calls(impl_->prepared(warmup_calls));
-  if (impl_->options.executor_per_shape) impl_->specialise(specialised_calls);
+  if (checks) input_checks = detail::tensor_checks(recorded);
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  const auto warmup_calls = prepared(detail::warmup_inputs(options.warmup_shapes, recorded, device));
+  const auto distinct = detail::distinct_calls(warmup_calls);
+  if (options.executor_per_shape) specialise(distinct);
   warm_up(warmup_calls);
-  if (impl_->options.cuda_graphs) impl_->capture_cuda_graphs(specialised_calls);
-  if (impl_->options.pinned_transfers && impl_->device.is_cuda()) impl_->optimizations.emplace_back("pinned_transfers");
-  impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  set_up_fusion(distinct);
+  if (options.cuda_graphs) capture_cuda_graphs(distinct);
+  if (options.pinned_transfers && device.is_cuda()) optimizations.emplace_back("pinned_transfers");
 }
 
 Engine::~Engine() = default;
-Engine::Engine(Engine&&) noexcept = default;
-Engine& Engine::operator=(Engine&&) noexcept = default;
 
 c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   bind_arguments(schema(), inputs);
   detail::check_tensors(impl_->input_checks, inputs);
-  // Thread-local state, so set here, on the thread that runs the model.
-  const detail::RunGuards guards(impl_->onednn_fusion);
-  impl_->place_inputs(inputs);
-  c10::IValue output;
   try {
+    // Thread-local state, so set here, on the thread that runs the model.
+    const detail::RunGuards guards;
+    impl_->place_inputs(inputs);
     if (impl_->cuda_graphs) {
       // A replay's outputs are the graph's buffers: finished (float32, to the host) while the graph is held, and
       // copied first only when they would otherwise stay on the device as they are.
@@ -185,29 +256,15 @@ c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
       };
       if (auto replayed = impl_->cuda_graphs->replay(inputs, copy_out)) return std::move(*replayed);
     }
-    output = impl_->forward(std::move(inputs));
+    return impl_->finish_outputs(impl_->forward(std::move(inputs)));
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
-    throw InferenceError(detail::message_of(e));
-  } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model
-    throw InferenceError(e.what());
+    // Placement, precision casts, the model, the copy of outputs to the host: one line, the full text kept.
+    throw InferenceError(detail::cause_line(detail::message_of(e)), detail::message_of(e));
+  } catch (const std::exception& e) {  // torch::jit::JITException: a `raise` inside the model; std::bad_alloc
+    throw InferenceError(detail::cause_of(e), e.what());
   }
-  return impl_->finish_outputs(std::move(output));
-}
-
-void Engine::warm_up(const std::vector<std::vector<c10::IValue>>& calls) {
-  // The profiling executor records shapes on the first call and optimises (fuses) on the next ones: three calls
-  // per shape leave the optimised graph in place before the first real call.
-  constexpr int kCallsPerShape = 3;
-  for (const auto& call : calls) {
-    for (int i = 0; i < kCallsPerShape; ++i) {
-      try {
-        run(call);
-      } catch (const Error& e) {
-        throw InvalidValue(std::string("warmup_shapes: the model failed on zeros of these shapes: ") + e.what());
-      }
-    }
-  }
-  if (!calls.empty()) impl_->optimizations.push_back("warmup x" + std::to_string(calls.size()));
 }
 
 const MethodSignature& Engine::signature() const { return impl_->signature; }
@@ -221,6 +278,15 @@ const std::string& Engine::metadata_json() const { return impl_->metadata_json; 
 
 int64_t Engine::parameter_count() const { return impl_->parameter_count; }
 const std::vector<std::string>& Engine::optimizations() const { return impl_->optimizations; }
+
+FusionReport Engine::fusion() const {
+  FusionReport report = impl_->fusion;
+  if (impl_->fused) {
+    report.trials = impl_->fused->trials();
+    report.disabled = impl_->fused->disabled_reason();
+  }
+  return report;
+}
 
 std::vector<std::string> Engine::method_names() const {
   std::vector<std::string> names;

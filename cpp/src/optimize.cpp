@@ -1,6 +1,8 @@
 #include "optimize.h"
 
 #include <ATen/Config.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/ops/randn.h>
 #include <ATen/ops/zeros.h>
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 
@@ -11,10 +13,34 @@
 
 namespace tsnative::detail {
 
-bool is_frozen(const torch::jit::Module& module) { return module.parameters().size() == 0; }
+namespace {
+
+// Whether a graph (nested blocks included) reads a tensor or a module through an attribute of self.
+bool reads_tensor_attributes(const torch::jit::Block& block) {
+  for (const torch::jit::Node* node : block.nodes()) {
+    if (node->kind() == c10::prim::GetAttr) {
+      const auto& type = node->output()->type();
+      if (type->isSubtypeOf(*c10::TensorType::get())) return true;
+      if (const auto cls = type->cast<c10::ClassType>(); cls && cls->is_module()) return true;
+    }
+    for (const torch::jit::Block* inner : node->blocks()) {
+      if (reads_tensor_attributes(*inner)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool is_frozen(const torch::jit::Module& module) {
+  for (const auto& method : module.get_methods()) {
+    if (reads_tensor_attributes(*method.graph()->block())) return false;
+  }
+  return true;
+}
 
 std::vector<std::string> freeze_for_inference(torch::jit::Module& module, const EngineOptions& options) {
-  // A frozen module (tsnative.export's default) has no parameters left: nothing to do.
+  // A frozen module (tsnative.export's default) reads no weights through attributes: nothing to do.
   if (!options.freeze || is_frozen(module)) return {};
   std::vector<std::string> keep;
   for (const auto& method : module.get_methods()) {
@@ -35,41 +61,33 @@ thread_local bool fusion_wanted = false;
 
 }  // namespace
 
-bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool frozen, std::vector<std::string>& notes) {
-  if (!options.onednn_fusion || !device.is_cpu() || !AT_MKLDNN_ENABLED()) return false;
+std::optional<std::string> fusion_unavailable(FusionMode mode, c10::Device device, bool frozen) {
+  if (mode == FusionMode::kOff) return "turned off";
+  if (!device.is_cpu()) return "oneDNN Graph fusion is for the CPU; the device is " + device.str();
+  if (!AT_MKLDNN_ENABLED()) return "this LibTorch was built without oneDNN";
   // oneDNN Graph needs a frozen graph: on an unfrozen module with batchnorm it computed wrong outputs (0.05 off on
   // a small conv net, torch 2.14), so it is only used where weights are constants.
-  if (!frozen) {
-    notes.emplace_back("onednn_fusion skipped (the module is not frozen)");
-    return false;
-  }
+  if (!frozen) return "the module is not frozen";
   // LibTorch's own switch (RegisterLlgaFuseGraph) fuses every TorchScript graph in the process, including other
-  // engines' and Python's. This pre-pass fuses only graphs optimised inside a fused engine's run(): the profiling
-  // executor optimises synchronously on the calling thread, where run() set the flag.
+  // engines' and Python's. This pre-pass fuses only graphs optimised inside a FusionScope(true): the profiling
+  // executor optimises synchronously on the calling thread.
   static std::once_flag registered;
   std::call_once(registered, [] {
     torch::jit::registerPrePass([](std::shared_ptr<torch::jit::Graph>& graph) {
       if (fusion_wanted) torch::jit::fuser::onednn::fuseGraph(graph);
     });
   });
-  notes.emplace_back("onednn_fusion");
-  return true;
+  return std::nullopt;
 }
 
 FusionScope::FusionScope(bool fuse) : previous_(fusion_wanted) { fusion_wanted = fuse; }
 FusionScope::~FusionScope() { fusion_wanted = previous_; }
 
-RunGuards::RunGuards(bool onednn_fusion) : fusion_(onednn_fusion) {
-  if (onednn_fusion) {
-    no_grad_.emplace();
-  } else {
-    inference_mode_.emplace();
-  }
-}
-
 std::vector<std::vector<c10::IValue>> warmup_inputs(const std::vector<std::vector<std::vector<int64_t>>>& shapes,
                                                     const std::vector<InputSpec>& recorded, c10::Device device) {
   std::vector<std::vector<c10::IValue>> calls;
+  // A private generator with a fixed seed: the caller's random stream is left alone, and loads are reproducible.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(/*seed_in=*/0);
   for (const auto& call : shapes) {
     if (!recorded.empty() && call.size() != recorded.size()) {
       throw InvalidValue("warmup_shapes: expected " + std::to_string(recorded.size()) +
@@ -81,7 +99,16 @@ std::vector<std::vector<c10::IValue>> warmup_inputs(const std::vector<std::vecto
       for (const int64_t size : call[i]) {
         if (size < 0) throw InvalidValue("warmup_shapes: expected sizes >= 0, got " + shape_text(call[i]));
       }
-      inputs.emplace_back(at::zeros(call[i], at::TensorOptions().dtype(dtype.value_or(at::kFloat)).device(device)));
+      const auto options = at::TensorOptions().dtype(dtype.value_or(at::kFloat));
+      try {
+        at::Tensor tensor = c10::isFloatingType(dtype.value_or(at::kFloat))
+                                ? at::randn(call[i], generator, options)
+                                : at::zeros(call[i], options);
+        inputs.emplace_back(tensor.to(device));
+      } catch (const std::exception& e) {
+        throw InvalidValue("warmup_shapes: cannot make an input of shape " + shape_text(call[i]) + " (" +
+                           cause_of(e) + ")");
+      }
     }
     calls.push_back(std::move(inputs));
   }

@@ -3,7 +3,6 @@
 
 #include <c10/core/Device.h>
 #include <c10/core/GradMode.h>
-#include <c10/core/InferenceMode.h>
 #include <torch/csrc/jit/api/module.h>
 
 #include <optional>
@@ -15,20 +14,22 @@
 
 namespace tsnative::detail {
 
-// Freezes `module` when it still has parameters and `options.freeze` is set, keeping every method; a module
+// Freezes `module` unless it is frozen already (is_frozen) or `options.freeze` is off, keeping every method; a module
 // freezing refuses (e.g. one that mutates its attributes in forward) stays as it is, and the returned note says
 // why. Returns the optimisations applied, as Engine::optimizations() lists them.
 std::vector<std::string> freeze_for_inference(torch::jit::Module& module, const EngineOptions& options);
 
-// Whether the module's weights are constants (frozen at export or here): it has no parameters.
+// Whether the module's weights are constants in its methods' graphs (frozen at export or here): no graph reads a
+// tensor or a submodule through prim::GetAttr. Decided from the graphs, not from the parameter count: a module
+// whose weights are buffers has no parameters and is not frozen.
 bool is_frozen(const torch::jit::Module& module);
 
-// Whether a module on `device` is run with oneDNN Graph fusion (CPU, frozen, asked for); installs tsnative's
-// fusion pass into LibTorch on first use. Appends "onednn_fusion", or why it was skipped, to `notes`.
-bool use_onednn_fusion(const EngineOptions& options, c10::Device device, bool frozen, std::vector<std::string>& notes);
+// Why oneDNN Graph fusion cannot apply to a module on `device` (mode off, not a CPU, no oneDNN in this LibTorch,
+// not frozen); nullopt when it can, after installing tsnative's fusion pass into LibTorch (once per process).
+std::optional<std::string> fusion_unavailable(FusionMode mode, c10::Device device, bool frozen);
 
 // While alive, TorchScript graphs optimised on this thread are fused with oneDNN Graph when `fuse` is true
-// (Engine::run opens one per call, so only fused engines' graphs are fused).
+// (only an engine's fused executors open one with true, so no other graph in the process is fused).
 class FusionScope {
  public:
   explicit FusionScope(bool fuse);
@@ -40,21 +41,22 @@ class FusionScope {
   bool previous_;
 };
 
-// The thread-local state a model runs in, for one call: InferenceMode, or NoGradGuard for a fused engine (oneDNN
-// Graph's kernels ran ~8x slower under InferenceMode on ResNet-18 with torch 2.14), and the engine's FusionScope.
-// Both keep autograd history off the outputs.
+// The thread-local state a model runs in, for one call: NoGradGuard (no autograd history on the outputs), not
+// InferenceMode, whose outputs refuse in-place changes outside it (one contract for every engine: outputs are
+// ordinary tensors; oneDNN Graph's kernels also ran ~8x slower under InferenceMode), and no fusion.
 class RunGuards {
  public:
-  explicit RunGuards(bool onednn_fusion);
+  RunGuards() : fusion_(false) {}
 
  private:
-  std::optional<c10::InferenceMode> inference_mode_;
-  std::optional<c10::NoGradGuard> no_grad_;
+  c10::NoGradGuard no_grad_;
   FusionScope fusion_;
 };
 
-// Zero tensors for each warm-up call: `shapes` per tensor argument, dtypes from the export metadata (float32
-// when none is recorded). Throws InvalidValue for a shape list that does not fit the method's tensor arguments.
+// Inputs for each warm-up call: `shapes` per tensor argument, dtypes from the export metadata (float32 when none
+// is recorded); floating-point tensors hold standard normal values from a private generator (zeros would hide
+// wrong outputs of an optimised graph), others zeros. Throws InvalidValue for a shape list that does not fit the
+// method's tensor arguments or that cannot be allocated.
 std::vector<std::vector<c10::IValue>> warmup_inputs(const std::vector<std::vector<std::vector<int64_t>>>& shapes,
                                                     const std::vector<InputSpec>& recorded, c10::Device device);
 

@@ -44,7 +44,7 @@ class Engine:
         sha256: str = "",
         max_archive_bytes: int = 0,
         freeze: bool = True,
-        onednn_fusion: bool = True,
+        onednn_fusion: str = "auto",
         warmup_shapes: list[list[list[int]]] = ...,
         precision: str = "fp32",
         cuda_graphs: bool = False,
@@ -55,6 +55,8 @@ class Engine:
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
     @property
     def optimizations(self) -> list[str]: ...
+    @property
+    def fusion(self) -> dict[str, Any]: ...
     def time(self, *inputs: Any, warmup: int = 10, iterations: int = 100, batch_size: int = 1) -> LatencyStats: ...
     @property
     def path(self) -> str: ...

@@ -15,9 +15,10 @@ from . import _C
 from ._structure import map_leaves
 from .isolation import Isolation, trial_load
 
-__all__ = ["Engine", "Precision"]
+__all__ = ["Engine", "Fusion", "Precision"]
 
 Precision = Literal["fp32", "bf16", "fp16"]
+Fusion = Literal["auto", "on", "off"]
 
 
 class Engine(_C.Engine):
@@ -32,8 +33,8 @@ class Engine(_C.Engine):
     come back on the CPU unless ``outputs_on_device=True``. The GIL is released while the model runs, and one
     Engine may be called from several threads at once.
 
-    Outputs are created under ``torch.inference_mode()``: they carry no autograd history, and in-place changes to
-    them outside inference mode are refused by torch (``.clone()`` them first).
+    Outputs are ordinary tensors created under ``torch.no_grad()``: they carry no autograd history, and the caller
+    owns them (in-place changes work), whatever the device, precision and optimisations.
 
     Args:
         path: the TorchScript file (written by ``torch.jit.save`` / ``tsnative.export``).
@@ -53,12 +54,16 @@ class Engine(_C.Engine):
         freeze: freeze a module that still has parameters (weights become constants, conv+batchnorm folded,
             dropout removed); a file from ``tsnative.export`` is frozen already. Skipped (and said so in
             :attr:`optimizations`) for a module freezing refuses.
-        onednn_fusion: on the CPU, compile conv/linear/elementwise chains of a frozen module with oneDNN Graph
-            (skipped, and said so in :attr:`optimizations`, for a module left unfrozen: the fuser computed wrong
-            outputs there). Only this engine's graphs are fused, not other TorchScript in the process. A fused
-            engine runs under ``torch.no_grad()`` instead of inference mode (the fused kernels are ~8x slower
-            under inference mode), so its outputs are ordinary tensors without autograd history.
-        warmup_shapes: input shapes to run (zeros) at load, so the profiling executor has optimised for them
+        onednn_fusion: on the CPU, for a frozen module, compile conv/linear/elementwise chains with oneDNN Graph.
+            LibTorch's fuser breaks some real models (the fused graph raises from its second call, or could
+            differ), so the engine never trusts it blindly: each call shape gets a fused executor of its own,
+            which is run several times and compared with the unfused graph before it is kept. ``"auto"``
+            (default) tries it on each ``warmup_shapes`` entry at load and keeps it where it is also faster
+            (undeclared shapes run unfused); ``"on"`` (or ``True``) also tries it on the first call of each new
+            shape (up to 8) and keeps it wherever it is correct; ``"off"`` (or ``False``) never fuses. A kept fused
+            graph that raises later is dropped for good, the call answered unfused. :attr:`fusion` has the facts.
+            Only this engine's graphs are fused, not other TorchScript in the process.
+        warmup_shapes: input shapes to run (random normal values; zeros for integer and bool inputs) at load, so the profiling executor has optimised for them
             before the first real call: ``[(1, 3, 224, 224), (8, 3, 224, 224)]`` for one tensor argument, or one
             tuple of shapes per call for several, e.g. ``[((1, 4), (1, 4))]``.
         executor_per_shape: give each ``warmup_shapes`` entry a TorchScript executor of its own, so every declared
@@ -99,7 +104,7 @@ class Engine(_C.Engine):
         max_archive_bytes: int | None = None,
         isolate: bool | Isolation = False,
         freeze: bool = True,
-        onednn_fusion: bool = True,
+        onednn_fusion: Fusion | bool = "auto",
         warmup_shapes: Sequence[Sequence[int] | Sequence[Sequence[int]]] | None = None,
         precision: Precision = "fp32",
         cuda_graphs: bool = False,
@@ -119,7 +124,7 @@ class Engine(_C.Engine):
             sha256=sha256 or "",
             max_archive_bytes=max_archive_bytes or 0,
             freeze=freeze,
-            onednn_fusion=onednn_fusion,
+            onednn_fusion=_fusion_mode(onednn_fusion),
             warmup_shapes=[_shapes_of_one_call(call) for call in warmup_shapes or ()],
             precision=precision,
             cuda_graphs=cuda_graphs,
@@ -143,6 +148,15 @@ class Engine(_C.Engine):
 
     def __repr__(self) -> str:
         return f"Engine({self.path!r}, device={self.device!r}, {self.schema})"
+
+
+def _fusion_mode(value: Fusion | bool) -> str:
+    """True and False as "on" and "off"; strings as they are (the core refuses unknown ones)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if not isinstance(value, str):
+        raise TypeError(f'onednn_fusion: expected "auto", "on", "off" or a bool, got {type(value).__name__}')
+    return value
 
 
 def _shapes_of_one_call(call: Sequence[int] | Sequence[Sequence[int]]) -> list[list[int]]:

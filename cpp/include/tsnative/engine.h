@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tsnative/load_report.h"
 #include "tsnative/signature.h"
 
 namespace tsnative {
@@ -25,9 +26,13 @@ struct EngineOptions {
   uint64_t max_archive_bytes = 0;  // refuse archives declaring more data than this; 0: the machine's memory
   // Inference optimisations (Engine::optimizations() lists what was applied):
   bool freeze = true;         // freeze a module that still has parameters (weights become constants, conv+bn fold)
-  bool onednn_fusion = true;  // CPU: oneDNN Graph fusion (LibTorch's fuser pass is process-wide once turned on)
+  // CPU, frozen modules: oneDNN Graph fusion, "auto" (tried on each warmup_shapes entry, kept where it gives the
+  // unfused outputs and is faster), "on" (tried on every call shape, declared or on its first call, kept where it
+  // gives the unfused outputs) or "off". A fused graph that raises later is dropped for good (Engine::fusion()).
+  std::string onednn_fusion = "auto";
   // Shapes to run at load, so the profiling executor has optimised for them before the first real call: one
-  // entry per call, one shape per tensor argument (zeros; dtype from the export metadata, else float32).
+  // entry per call, one shape per tensor argument (random normal values for floating-point dtypes, zeros for
+  // others; dtype from the export metadata, else float32).
   std::vector<std::vector<std::vector<int64_t>>> warmup_shapes;
   // One TorchScript executor per warmup_shapes entry, so each declared shape runs a graph optimised for it alone
   // (a shared executor optimises for the first shapes it sees; later ones ran up to 20% slower with fusion).
@@ -48,12 +53,14 @@ class Engine {
   // method name) or DeviceUnavailable.
   explicit Engine(const std::string& path, EngineOptions options = {});
   ~Engine();
-  Engine(Engine&&) noexcept;
-  Engine& operator=(Engine&&) noexcept;
+  // Not movable: a moved-from Engine would have no model to run (hold it in a std::unique_ptr to move it).
+  Engine(Engine&&) = delete;
+  Engine& operator=(Engine&&) = delete;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Runs the method under InferenceMode (NoGradGuard with oneDNN fusion) on positional `inputs` (without self);
+  // Runs the method under NoGradGuard on positional `inputs` (without self): outputs are ordinary tensors without
+  // autograd history, whatever the device and optimisations, which the caller may change in place;
   // trailing arguments with defaults may be left out. With CUDA graphs, a call whose tensors match a captured
   // shape replays its graph. Tensors anywhere in the inputs are moved to the engine's device.
   // Throws InvalidType for a wrong argument count or type, InferenceError when the model raises.
@@ -72,12 +79,14 @@ class Engine {
   const std::string& metadata_json() const;
   // Elements in the module's parameters as loaded (0 for a file frozen at export, whose weights are constants).
   int64_t parameter_count() const;
-  // The optimisations applied at load, e.g. {"freeze", "onednn_fusion", "warmup x2"}, and notes on those skipped.
+  // The optimisations applied at load, e.g. {"freeze", "onednn_fusion x2", "warmup x2"}, and notes on those
+  // skipped: for people. fusion() gives the facts.
   const std::vector<std::string>& optimizations() const;
+  // What oneDNN Graph fusion did: each call shape tried, verified, timed and kept or not, and whether it was
+  // switched off while running. A snapshot: in "on" mode new call shapes are tried as they come.
+  FusionReport fusion() const;
 
  private:
-  void warm_up(const std::vector<std::vector<c10::IValue>>& calls);
-
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

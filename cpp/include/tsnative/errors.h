@@ -68,10 +68,16 @@ class DataError : public Error {
   std::string reason_;
 };
 
-// The model itself raised while running. Python: tsnative.InferenceError.
+// The model itself raised while running. what() is one line saying what failed; detail() keeps LibTorch's whole
+// text (TorchScript traceback, graph dumps) for whoever needs it. Python: tsnative.InferenceError (.detail).
 class InferenceError : public Error {
  public:
-  using Error::Error;
+  explicit InferenceError(const std::string& message, std::string detail = "")
+      : Error(message), detail_(std::move(detail)) {}
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string detail_;
 };
 
 }  // namespace tsnative

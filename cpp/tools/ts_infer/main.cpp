@@ -124,7 +124,11 @@ int main(int argc, char** argv) {
   bool no_freeze = false;
   bool no_fusion = false;
   app.add_flag("--no-freeze", no_freeze, "do not freeze a module that still has parameters");
-  app.add_flag("--no-fusion", no_fusion, "CPU: run without oneDNN Graph fusion");
+  app.add_option("--fusion", arguments.engine.onednn_fusion,
+                 "CPU: oneDNN Graph fusion: auto (kept where it is verified and faster for the input's shape), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app.add_flag("--no-fusion", no_fusion, "CPU: run without oneDNN Graph fusion (= --fusion off)");
   app.add_option("--precision", arguments.engine.precision, "floating-point format the model runs in")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->capture_default_str();
@@ -137,7 +141,7 @@ int main(int argc, char** argv) {
     if (!arguments.shape_text.empty()) arguments.input.shape = tsnative::ts_infer::parse_shape(arguments.shape_text);
     arguments.engine.check_inputs = !no_input_check;
     arguments.engine.freeze = !no_freeze;
-    arguments.engine.onednn_fusion = !no_fusion;
+    if (no_fusion) arguments.engine.onednn_fusion = "off";
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const std::exception& e) {  // CLI::ParseError, or a malformed --shape

@@ -1,0 +1,168 @@
+#include "fused_executors.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "error_text.h"
+#include "ivalue_tensors.h"
+#include "optimize.h"
+#include "output_compare.h"
+#include "tsnative/errors.h"
+
+namespace tsnative::detail {
+namespace {
+
+// A call's own copy: a fused graph must not see (or change) tensors the unfused one runs on.
+std::vector<c10::IValue> copy_of(const std::vector<c10::IValue>& call) {
+  std::vector<c10::IValue> copy;
+  copy.reserve(call.size());
+  for (const auto& value : call) copy.push_back(map_tensors(value, [](const at::Tensor& t) { return t.clone(); }));
+  return copy;
+}
+
+double median_ms(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+template <typename Call>
+double time_ms(const Call& call) {
+  const auto start = std::chrono::steady_clock::now();
+  call();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Interleaved timed runs of each side: enough to tell a clear winner, few enough for a model's load.
+constexpr int kTimedRuns = 5;
+
+}  // namespace
+
+FusedExecutors::FusedExecutors(const torch::jit::Module& module, const torch::jit::Method& method, FusionMode mode,
+                               double tolerance)
+    : self_(module._ivalue()), graph_(method.graph()), mode_(mode), tolerance_(tolerance) {}
+
+c10::IValue FusedExecutors::run_fused(const torch::jit::Function& function, std::vector<c10::IValue> inputs) const {
+  const FusionScope fuse(true);
+  torch::jit::Stack stack;
+  stack.reserve(inputs.size() + 1);
+  stack.push_back(self_);  // the method's graph takes the module as its first input
+  stack.insert(stack.end(), std::make_move_iterator(inputs.begin()), std::make_move_iterator(inputs.end()));
+  const_cast<torch::jit::Function&>(function).run(stack);
+  return std::move(stack.back());
+}
+
+c10::IValue FusedExecutors::trial(const std::vector<c10::IValue>& call, const Runner& unfused) {
+  const std::lock_guard<std::mutex> one_trial(trial_mutex_);
+  return trial_locked(call, unfused, mode_ == FusionMode::kAuto);
+}
+
+c10::IValue FusedExecutors::trial_locked(const std::vector<c10::IValue>& call, const Runner& unfused,
+                                         bool time_it) const {
+  auto shape = CallShape::of_arguments(call);
+  c10::IValue reference = unfused(copy_of(call));
+  FusionTrial trial;
+  if (!shape) {
+    // Containers as arguments: no key to specialise an executor on.
+    trial.shape = "(arguments other than tensors and scalars)";
+    trial.reason = "the method takes arguments other than tensors and plain scalars";
+    const std::unique_lock lock(mutex_);
+    trials_.push_back(std::move(trial));
+    return reference;
+  }
+  trial.shape = shape->text();
+  {
+    const std::shared_lock lock(mutex_);
+    // Another thread tried this shape while this one waited for its turn.
+    for (const auto& seen : tried_) {
+      if (seen.matches(call)) return reference;
+    }
+  }
+  const std::string name = "fused_shape" + std::to_string(tried_.size());
+  torch::jit::Function* function = unit_.create_function(name, graph_->copy());
+  int call_number = 0;
+  try {
+    for (call_number = 1; call_number <= kTrialCalls; ++call_number) {
+      const auto agreement = compare_outputs(run_fused(*function, copy_of(call)), reference, tolerance_);
+      trial.max_relative_diff = std::max(trial.max_relative_diff, agreement.max_relative_diff);
+      if (agreement.problem) {
+        trial.reason = "fused call " + std::to_string(call_number) + " differs from the unfused graph: " +
+                       *agreement.problem;
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    trial.reason = "fused call " + std::to_string(call_number) + " failed: " + cause_of(e);
+  }
+  trial.verified = trial.reason.empty();
+  trial.kept = trial.verified;
+  if (trial.verified && time_it) {
+    std::vector<double> fused;
+    std::vector<double> plain;
+    for (int i = 0; i < kTimedRuns; ++i) {
+      plain.push_back(time_ms([&] { unfused(call); }));
+      fused.push_back(time_ms([&] { run_fused(*function, call); }));
+    }
+    trial.fused_ms = median_ms(fused);
+    trial.unfused_ms = median_ms(plain);
+    trial.kept = *trial.fused_ms < *trial.unfused_ms;
+    if (!trial.kept) trial.reason = "slower than the unfused graph";
+  }
+  const std::unique_lock lock(mutex_);
+  tried_.push_back(*shape);
+  if (trial.kept) executors_.push_back({std::move(*shape), function});
+  trials_.push_back(std::move(trial));
+  return reference;
+}
+
+c10::IValue FusedExecutors::run(std::vector<c10::IValue> inputs, const Runner& unfused) const {
+  if (disabled_.load(std::memory_order_acquire)) return unfused(std::move(inputs));
+  const torch::jit::Function* function = nullptr;
+  bool try_now = false;
+  {
+    const std::shared_lock lock(mutex_);
+    for (const auto& executor : executors_) {
+      if (executor.shape.matches(inputs)) {
+        function = executor.function;
+        break;
+      }
+    }
+    if (!function && mode_ == FusionMode::kOn && tried_.size() < kMaxShapes) {
+      try_now = std::none_of(tried_.begin(), tried_.end(), [&](const CallShape& shape) { return shape.matches(inputs); });
+    }
+  }
+  if (try_now) {
+    // "on": a call shape seen for the first time is tried now; its unfused output answers this call.
+    const std::lock_guard<std::mutex> one_trial(trial_mutex_);
+    return trial_locked(inputs, unfused, false);
+  }
+  if (!function) return unfused(std::move(inputs));
+  try {
+    return run_fused(*function, inputs);
+  } catch (const std::exception& e) {
+    // The unfused graph decides: if it fails too, the model itself refused these inputs and fusion stays on.
+    c10::IValue output = unfused(std::move(inputs));
+    const std::unique_lock lock(mutex_);
+    if (!disabled_.load()) {
+      disabled_reason_ = "a fused graph failed while running (" + cause_of(e) + "); running unfused from then on";
+      disabled_.store(true, std::memory_order_release);
+    }
+    return output;
+  }
+}
+
+std::vector<FusionTrial> FusedExecutors::trials() const {
+  const std::shared_lock lock(mutex_);
+  return trials_;
+}
+
+std::optional<std::string> FusedExecutors::disabled_reason() const {
+  const std::shared_lock lock(mutex_);
+  return disabled_reason_;
+}
+
+size_t FusedExecutors::kept() const {
+  const std::shared_lock lock(mutex_);
+  return disabled_ ? 0 : executors_.size();
+}
+
+}  // namespace tsnative::detail

@@ -1,15 +1,31 @@
-"""The child of :func:`tsnative.trial_load`: loads one file and prints one JSON line with the outcome."""
+"""The child of :func:`tsnative.trial_load`: loads one file and prints one JSON line with the outcome.
+
+Run as a script (``python _trial_child.py REQUEST``), not as ``-m tsnative._trial_child``: importing the package
+imports torch, and the limits must apply before that. Only the standard library is imported before they do.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 
 
+def limit_self(memory_limit_bytes: int) -> None:
+    """Caps this process's private memory (RLIMIT_DATA) and disables core dumps."""
+    resource.setrlimit(resource.RLIMIT_DATA, (memory_limit_bytes, memory_limit_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(request_text: str) -> int:
     request = json.loads(request_text)
-    import tsnative  # after the parent's limits apply: importing torch is part of what they bound
+    limit_self(request["memory_limit_bytes"])
+    # A script's own folder (tsnative/) leads sys.path, where its modules would shadow others (report, engine...):
+    # import tsnative from the folder the parent imported it from instead.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [request["package_parent"], *(p for p in sys.path if os.path.abspath(p or ".") != here)]
+    import tsnative  # after the limits apply: importing torch is part of what they bound
     from tsnative.isolation import READY_LINE
 
     print(READY_LINE, flush=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import json
+import math
 import os
 import re
 import time
@@ -62,68 +63,173 @@ def export(
     """Exports ``model`` to a TorchScript file at ``path`` and verifies it through the native :class:`Engine`.
 
     Args:
-        model: an ``nn.Module``; it is exported in ``eval()`` mode (its training flag is restored afterwards).
-        example_inputs: one input, or a tuple of inputs, as ``model(*example_inputs)`` takes them. Tracing runs
-            it; verification uses it and, by default, inputs derived from it.
+        model: an ``nn.Module``; it is exported in ``eval()`` mode (each submodule's training flag is restored
+            afterwards). The global random state is left as it was: generated inputs come from a private, seeded
+            generator, so verification is reproducible.
+        example_inputs: one input, or a tuple of inputs, as ``model(*example_inputs)`` takes them (a list is one
+            input, as for ``torch.jit.trace``: detection models take a list of images). Tracing runs it;
+            verification uses it and, by default, inputs derived from it.
         mode: ``"script"`` keeps control flow; ``"trace"`` records the ops run on the example; ``"auto"`` scripts
-            and falls back to tracing (with a warning) when the model cannot be scripted.
+            and falls back to tracing (with a warning) when the model cannot be scripted or when the scripted file
+            fails verification and the traced one passes.
         optimize: freeze the module (weights become constants, conv+batchnorm folded, dropout removed).
         check_inputs: inputs to verify on, each like ``example_inputs``. By default: the example, random data of
             its shape, the example negated, and batch sizes 1 and batch + 2.
-        rtol, atol: tolerance of the comparison with eager (``torch.allclose``).
+        rtol, atol: tolerance of the comparison with eager: every element of a floating-point output within
+            ``atol + rtol * max|eager|`` of eager's (relative to that output's scale, since fp32 rounding is);
+            integer and bool outputs equal. torchvision's scripted conventions (Inception3/GoogLeNet's named
+            tuple, detection's ``(losses, detections)``) are compared on the part eager returns, with a note.
         strict: raise :class:`ExportVerificationError` (and write nothing at ``path``) when a check fails. With
             ``strict=False`` the file is written and the report says what failed.
 
     Returns:
         The :class:`ExportReport`: per check input the max abs and rel differences, top-k agreement for
-        classifier outputs, and pass/fail. The file records, in its ``tsnative.json`` extra file, the inputs
-        (names, dtypes, shapes with -1 for a verified dynamic batch), outputs, mode, optimizations, versions,
-        creation time and the verification summary; ``tsnative.Engine(path).metadata`` returns it.
+        classifier outputs, and pass/fail; ``batch`` says whether the batch is dynamic or why it is fixed. The
+        file records, in its ``tsnative.json`` extra file (strict JSON: a difference not measured is null), the
+        inputs (names, dtypes, shapes with -1 for a verified dynamic batch), outputs, mode, optimizations,
+        versions, creation time and the verification summary; ``tsnative.Engine(path).metadata`` returns it.
+
+    Raises:
+        TypeError, ValueError: eager ``model(*example_inputs)`` raised (TypeError for a TypeError or a list).
+        ExportError: the model cannot be scripted and ``mode`` is ``"script"``.
+        ExportVerificationError: a check failed and ``strict`` is True.
     """
     path = Path(path)
     example = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
-    was_training = model.training
+    # Each module's own flag: model.train(flag) would recurse and undo submodules the caller had put in eval().
+    training = {module: module.training for module in model.modules()}
     model.eval()
     try:
-        start = time.perf_counter()
+        expected = _run_example(model, example, example_inputs)
         notes: list[str] = []
-        with torchscript_calls():
-            exported, used_mode = _to_torchscript(model, example, mode, notes)
-            optimizations = []
-            if optimize:
-                exported = torch.jit.freeze(exported)
-                optimizations.append("freeze")
-            draft = path.with_name(path.name + ".unverified")
-            exported.save(str(draft))
-        export_seconds = time.perf_counter() - start
-
-        start = time.perf_counter()
-        checks = _verify(model, draft, example, check_inputs, rtol, atol)
-        verify_seconds = time.perf_counter() - start
-
-        report = ExportReport(
-            path,
-            used_mode,
-            optimizations,
-            checks,
-            rtol,
-            atol,
-            export_seconds,
-            verify_seconds,
-            notes=notes,
-            parameters=sum(p.numel() for p in model.parameters()),
+        draft = path.with_name(path.name + ".unverified")
+        exported, report, native_output = _export_and_verify(
+            model, example, mode, optimize, check_inputs, rtol, atol, draft, notes
         )
+        if mode == "auto" and report.mode == "script" and not report.passed:
+            exported, report, native_output = _trace_after_failed_script(
+                model, example, optimize, check_inputs, rtol, atol, draft, (exported, report, native_output)
+            )
+        report.parameters = sum(p.numel() for p in model.parameters())
+        report.metadata = _metadata(model, example, expected, native_output, report)
         if not report.passed and strict:
             draft.unlink(missing_ok=True)
             raise ExportVerificationError(report)
-        report.metadata = _metadata(model, example, report)
         with torchscript_calls():
-            exported.save(str(draft), _extra_files={METADATA_FILE: json.dumps(report.metadata, indent=1)})
+            metadata_json = json.dumps(report.metadata, indent=1, allow_nan=False)
+            exported.save(str(draft), _extra_files={METADATA_FILE: metadata_json})
         os.replace(draft, path)
         report.file_bytes = path.stat().st_size
         return report
     finally:
-        model.train(was_training)
+        for module, flag in training.items():
+            module.training = flag
+
+
+def _run_example(model: torch.nn.Module, example: tuple[Any, ...], example_inputs: Any) -> Any:
+    """Eager's output on the example; a model that refuses its own example is a caller's error, said up front."""
+    try:
+        with torch.no_grad():
+            return model(*example)
+    except Exception as error:
+        cause = _cause(error)
+        if isinstance(example_inputs, list):
+            raise TypeError(
+                f"example_inputs: expected one input or a tuple of inputs (model(*example_inputs)); got a list, and "
+                f"a list is one input (model(list)), as torch.jit.trace takes it: {type(model).__name__} raised "
+                f"{cause}; pass a tuple for several inputs"
+            ) from None
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(
+            f"example_inputs: expected inputs {type(model).__name__}(*example_inputs) accepts; got "
+            f"{_type_text(example)}, and eager raised {cause}"
+        ) from None
+
+
+def _type_text(example: tuple[Any, ...]) -> str:
+    """ "(Tensor [2, 3], int)": the example's argument types, for an error message."""
+    parts = [
+        f"Tensor {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__ for value in example
+    ]
+    return f"({', '.join(parts)})"
+
+
+def _export_and_verify(
+    model: torch.nn.Module,
+    example: tuple[Any, ...],
+    mode: Mode,
+    optimize: bool,
+    check_inputs: Sequence[Any] | None,
+    rtol: float,
+    atol: float,
+    draft: Path,
+    notes: list[str],
+) -> tuple[torch.jit.ScriptModule, ExportReport, Any]:
+    """Exports to ``draft`` (without metadata) and verifies it: the module, its report, and the file's output on
+    the example (None when the native engine raised on it)."""
+    start = time.perf_counter()
+    with torchscript_calls():
+        exported, used_mode = _to_torchscript(model, example, mode, notes)
+        optimizations = []
+        if optimize:
+            exported = torch.jit.freeze(exported)
+            optimizations.append("freeze")
+        exported.save(str(draft))
+    export_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    checks, native_output = _verify(model, draft, example, check_inputs, rtol, atol)
+    verify_seconds = time.perf_counter() - start
+    notes.extend(dict.fromkeys(check.note for check in checks if check.note))
+    report = ExportReport(
+        draft.with_name(draft.name.removesuffix(".unverified")),
+        used_mode,
+        optimizations,
+        checks,
+        rtol,
+        atol,
+        export_seconds,
+        verify_seconds,
+        notes=notes,
+    )
+    report.batch = _batch_text(example, checks)
+    return exported, report, native_output
+
+
+def _trace_after_failed_script(
+    model: torch.nn.Module,
+    example: tuple[Any, ...],
+    optimize: bool,
+    check_inputs: Sequence[Any] | None,
+    rtol: float,
+    atol: float,
+    draft: Path,
+    scripted: tuple[torch.jit.ScriptModule, ExportReport, Any],
+) -> tuple[torch.jit.ScriptModule, ExportReport, Any]:
+    """mode="auto": the scripted file failed verification, so trace; keep the trace when it passes, else the
+    scripted file (with a note on why tracing did not help)."""
+    script_report = scripted[1]
+    failed = next((check for check in script_report.checks if not check.skipped and not check.passed), None)
+    why = "no check ran" if failed is None else f"{failed.label}: {failed.problem or 'failed'}"
+    try:
+        traced = _export_and_verify(model, example, "trace", optimize, check_inputs, rtol, atol, draft, [])
+    except Exception as error:  # the tracer raises many unrelated exception types
+        script_report.notes.append(
+            f"the scripted file failed verification ({why}); tracing failed too: {_cause(error)}"
+        )
+        return scripted
+    trace_report = traced[1]
+    if not trace_report.passed:
+        script_report.notes.append(
+            f"the scripted file failed verification ({why}); the traced file failed too, kept the scripted one"
+        )
+        return scripted
+    message = f"the scripted file failed verification ({why}); traced instead"
+    warnings.warn(f"tsnative.export: {message}", stacklevel=3)
+    trace_report.notes[:0] = [*script_report.notes, message]
+    trace_report.export_seconds += script_report.export_seconds
+    trace_report.verify_seconds += script_report.verify_seconds
+    return traced
 
 
 def _to_torchscript(
@@ -142,7 +248,7 @@ def _to_torchscript(
                     'Use mode="trace" (or "auto") to trace it on the example instead.'
                 ) from None
             message = f"{type(model).__name__} cannot be scripted ({reason}); fell back to torch.jit.trace"
-            warnings.warn(f"tsnative.export: {message}", stacklevel=3)
+            warnings.warn(f"tsnative.export: {message}", stacklevel=4)  # export <- _export_and_verify <- here
             notes.append(message)
     with warnings.catch_warnings(record=True) as caught, torch.no_grad():
         warnings.simplefilter("always", torch.jit.TracerWarning)
@@ -173,8 +279,9 @@ def _verify(
     check_inputs: Sequence[Any] | None,
     rtol: float,
     atol: float,
-) -> list[CheckResult]:
-    """Runs every check input through the saved file (native Engine) and through eager, and compares."""
+) -> tuple[list[CheckResult], Any]:
+    """Runs every check input through the saved file (native Engine) and through eager, and compares. Also returns
+    the file's output on the example (None when it raised), which the metadata describes."""
     engine = Engine(file)
     generated = check_inputs is None
     if generated:
@@ -182,6 +289,7 @@ def _verify(
     else:
         checks = [(f"check {i + 1}", c if isinstance(c, tuple) else (c,)) for i, c in enumerate(check_inputs)]
     results = []
+    native_example = None
     for label, inputs in checks:
         shapes = shapes_text(inputs)
         try:
@@ -190,30 +298,109 @@ def _verify(
         except Exception as error:
             if not generated:
                 raise
-            problem = f"eager raised {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            problem = f"eager raised {_cause(error)}"
             results.append(CheckResult(label, shapes, True, skipped=True, problem=problem))
             continue
         try:
             native = engine.predict(*inputs)
         except Exception as error:
-            first_line = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-            results.append(CheckResult(label, shapes, False, problem=f"native raised: {first_line}"))
+            results.append(CheckResult(label, shapes, False, problem=f"native raised: {_error_line(error)}"))
             continue
+        if label == "example":  # given check inputs need not have the example's shapes
+            native_example = native
         results.append(compare(label, shapes, native, expected, rtol, atol))
     for result, (_, inputs) in zip(results, checks, strict=True):
         result.batch = batch_size(inputs)
-    return results
+    return results, native_example
 
 
-def _metadata(model: torch.nn.Module, example: tuple[Any, ...], report: ExportReport) -> dict[str, Any]:
+# Lines of a TorchScript/LibTorch message that carry no cause: the interpreter's banner, traceback headers, source
+# excerpts (the indented lines after a `File "..."` line), markers and bare punctuation.
+_NOISE = re.compile(
+    r"^(The following operation failed in the TorchScript interpreter|Traceback|File \"|Exception raised from|"
+    r"The above operation failed|The original call is)"
+)
+_BARE_TYPE = re.compile(r"^[\w.]*(Error|Exception):?$")  # "RuntimeError:" with its message on the next lines
+_RAISED = re.compile(r"^[\w.]*(Error|Exception)\b[^:]*:\s*\S")  # "RuntimeError: ...", "builtins.ValueError: ..."
+_MAX_LINE = 200
+
+
+def _meaningful_line(text: str) -> str:
+    """The line of an error message that says what went wrong, shortened to one line ("" when none does).
+
+    The interpreter's own error line ("RuntimeError: mat1 and mat2 shapes cannot be multiplied") when there is
+    one, else the first line with words: LibTorch's schema errors end in a lone ":" after a source excerpt, and
+    their cause ("Arguments for call are not valid.") is at the top.
+    """
+    candidates = []
+    in_excerpt = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith('File "'):
+            in_excerpt = True
+            continue
+        if in_excerpt and (not line or raw[:1].isspace()):
+            continue
+        in_excerpt = False
+        if (
+            sum(character.isalnum() for character in line) >= 3
+            and "<--- HERE" not in line
+            and not _NOISE.match(line)
+            and not _BARE_TYPE.match(line)
+        ):
+            candidates.append(line)
+    raised = [line for line in candidates if _RAISED.match(line)]
+    line = raised[-1] if raised else (candidates[0] if candidates else "")
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
+
+
+def _error_line(error: BaseException) -> str:
+    """One line naming an error's cause: its meaningful line, or the exception type when the message has none."""
+    return _meaningful_line(str(error)) or type(error).__name__
+
+
+def _cause(error: BaseException) -> str:
+    """ "RuntimeError: <its meaningful line>", for a report or a message."""
+    line, name = _meaningful_line(str(error)), type(error).__name__
+    if not line:
+        return name
+    return line if line.startswith((f"{name}:", f"builtins.{name}:")) else f"{name}: {line}"
+
+
+def _batch_text(example: tuple[Any, ...], checks: list[CheckResult]) -> str:
+    """Whether the batch is dynamic, in words: "dynamic: verified on batch 1, 4", or "fixed at 2: <why>".
+
+    Dynamic only when inputs of other batch sizes ran and every one of them passed: a batch size eager itself
+    refuses (a reshape to a fixed size, say) means the model is for the example's batch, even if another size
+    happens to work.
+    """
+    batch = batch_size(example)
+    if batch is None:
+        return "none: the inputs share no batch dimension (dimension 0 of every tensor of rank >= 2)"
+    others = [check for check in checks if check.batch is not None and check.batch != batch]
+    if not others:
+        return f"fixed at {batch}: no input of another batch size was checked"
+    refused = next((check for check in others if check.skipped or not check.passed), None)
+    if refused is not None:
+        label = refused.label if refused.label.startswith("batch") else f"{refused.label} (batch {refused.batch})"
+        return f"fixed at {batch}: {label}: {refused.problem or 'failed'}"
+    return "dynamic: verified on batch " + ", ".join(str(size) for size in sorted({c.batch for c in others}))
+
+
+def _finite(value: float) -> float | None:
+    """A number strict JSON can hold: NaN and infinities (nothing was compared) become null."""
+    return value if math.isfinite(value) else None
+
+
+def _metadata(
+    model: torch.nn.Module, example: tuple[Any, ...], expected: Any, native_output: Any, report: ExportReport
+) -> dict[str, Any]:
     names = _input_names(model, len(example))
     inputs = [{"name": name, **describe(value)} for name, value in zip(names, example, strict=True)]
-    with torch.no_grad():
-        outputs = describe(model(*example))
-    # The batch is dynamic when inputs of other batch sizes ran (generated or given) and all of them passed.
+    # What the file returns (a scripted convention may wrap eager's output); eager's when the file raised.
+    outputs = describe(native_output if native_output is not None else expected)
     batch = batch_size(example)
-    other_batches = [c for c in report.checks if not c.skipped and c.batch is not None and c.batch != batch]
-    dynamic_batch = batch is not None and bool(other_batches) and all(c.passed for c in other_batches)
+    dynamic_batch = batch is not None and report.batch.startswith("dynamic")
     if dynamic_batch:
         inputs = [mark_dynamic_batch(item, batch) for item in inputs]
         outputs = mark_dynamic_batch(outputs, batch)
@@ -223,6 +410,7 @@ def _metadata(model: torch.nn.Module, example: tuple[Any, ...], report: ExportRe
         "inputs": inputs,
         "outputs": outputs,
         "dynamic_batch": dynamic_batch,
+        "batch": report.batch,
         "export_mode": report.mode,
         "optimizations": report.optimizations,
         "parameters": report.parameters,
@@ -233,8 +421,15 @@ def _metadata(model: torch.nn.Module, example: tuple[Any, ...], report: ExportRe
             "passed": report.passed,
             "rtol": report.rtol,
             "atol": report.atol,
+            "tolerance": "|native - eager| <= atol + rtol * max|eager| per floating-point output",
             "checks": [
-                {"label": c.label, "passed": c.passed, "skipped": c.skipped, "max_abs_diff": c.max_abs_diff}
+                {
+                    "label": c.label,
+                    "passed": c.passed,
+                    "skipped": c.skipped,
+                    "max_abs_diff": _finite(c.max_abs_diff),  # null: nothing compared (skipped, native raised)
+                    "problem": c.problem,
+                }
                 for c in report.checks
             ],
         },

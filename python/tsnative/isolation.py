@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import model_load_error
 
@@ -67,15 +67,26 @@ def trial_load(
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     sha256 = digest.hexdigest()
-    request = json.dumps({"path": path, "sha256": sha256, "method": method})
+    request = json.dumps(
+        {
+            "path": path,
+            "sha256": sha256,
+            "method": method,
+            "memory_limit_bytes": limits.memory_limit_bytes,
+            # The child runs as a script (not `-m tsnative._trial_child`, which would import tsnative and torch
+            # before its limits apply); it imports the same tsnative as this process from here.
+            "package_parent": str(Path(__file__).resolve().parent.parent),
+        }
+    )
     started = time.perf_counter()
     try:
+        # No preexec_fn: it runs Python between fork and exec, which can deadlock in a threaded parent (Python's
+        # documentation warns against it). The child sets its own limits before importing anything large.
         child = subprocess.run(
-            [sys.executable, "-m", "tsnative._trial_child", request],
+            [sys.executable, str(Path(__file__).with_name("_trial_child.py")), request],
             capture_output=True,
             text=True,
             timeout=limits.timeout_s,
-            preexec_fn=lambda: _limit_child(limits.memory_limit_bytes),
         )
     except subprocess.TimeoutExpired:
         raise model_load_error(
@@ -85,12 +96,6 @@ def trial_load(
     if child.returncode == 0 and outcome and outcome.get("ok"):
         return TrialLoad(path, sha256, outcome["load_seconds"], outcome["peak_rss_bytes"])
     raise _failure(path, child, outcome, limits, time.perf_counter() - started)
-
-
-def _limit_child(memory_limit_bytes: int) -> None:
-    """Runs in the child before exec: cap private memory, no core dumps."""
-    resource.setrlimit(resource.RLIMIT_DATA, (memory_limit_bytes, memory_limit_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _last_json_line(stdout: str) -> dict | None:

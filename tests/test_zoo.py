@@ -168,7 +168,16 @@ def test_a_file_whose_batch_is_baked_in_loads_and_runs(tmp_path: Path) -> None:
 
 # The export path: tsnative.export (freezing, verification through the Engine, metadata), then the Engine on the
 # written file, the batch varied (what the recorded metadata allows).
-EXPORTED = ["vit", "swin", "video_r3d_like", "lstm_gru", "conv3d_inplace_add", "bool_mask_sum", "gpt2"]
+EXPORTED = [
+    "vit",
+    "swin",
+    "video_r3d_like",
+    "lstm_gru",
+    "conv3d_inplace_add",
+    "bool_mask_sum",
+    "gpt2_handwritten",
+    "gpt2",
+]
 
 
 def with_batch(call: tuple[Any, ...], batch: int) -> tuple[Any, ...]:

@@ -226,6 +226,89 @@ def bool_mask_sum() -> ZooCase:
     return ZooCase(BoolMaskSum(), "script", calls)
 
 
+class LinearGeluTanh(nn.Module):
+    """Linear then GELU with the tanh approximation (GPT-2's activation): oneDNN fusion computed the erf GELU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 64)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.gelu(self.fc(x), approximate="tanh")
+
+
+def linear_gelu_tanh() -> ZooCase:
+    seeded(14)
+    return ZooCase(LinearGeluTanh(), "script", [(3 * torch.randn(2, 16),), (3 * torch.randn(5, 16),)])
+
+
+# --- GPT-2 written out (no transformers needed): Hugging Face's GPT2Model layout, from a config dict ---------------
+
+GPT2_CONFIG = {"vocab_size": 64, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 2, "layer_norm_epsilon": 1e-5}
+
+
+class GPT2Attention(nn.Module):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        embed, positions = config["n_embd"], config["n_positions"]
+        self.n_head = config["n_head"]
+        self.c_attn = nn.Linear(embed, 3 * embed)  # HF uses Conv1D (a transposed Linear): the same computation
+        self.c_proj = nn.Linear(embed, embed)
+        causal = torch.tril(torch.ones(positions, positions, dtype=torch.bool)).view(1, 1, positions, positions)
+        self.register_buffer("bias", causal, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, length, embed = x.shape
+        q, k, v = self.c_attn(x).split(embed, dim=2)
+        q, k, v = (t.view(batch, length, self.n_head, embed // self.n_head).transpose(1, 2) for t in (q, k, v))
+        scores = q @ k.transpose(-1, -2) / float(embed // self.n_head) ** 0.5
+        mask = self.bias[:, :, :length, :length]
+        scores = torch.where(mask, scores, torch.tensor(torch.finfo(scores.dtype).min, dtype=scores.dtype))
+        out = torch.softmax(scores, dim=-1) @ v
+        return self.c_proj(out.transpose(1, 2).reshape(batch, length, embed))
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        embed, eps = config["n_embd"], config["layer_norm_epsilon"]
+        self.ln_1 = nn.LayerNorm(embed, eps=eps)
+        self.attn = GPT2Attention(config)
+        self.ln_2 = nn.LayerNorm(embed, eps=eps)
+        self.c_fc = nn.Linear(embed, 4 * embed)
+        self.c_proj = nn.Linear(4 * embed, embed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.c_proj(nn.functional.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT2(nn.Module):
+    """Token and position embeddings, pre-norm blocks with causal self-attention, final LayerNorm, tied LM head."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(config["vocab_size"], config["n_embd"])
+        self.wpe = nn.Embedding(config["n_positions"], config["n_embd"])
+        self.h = nn.ModuleList(GPT2Block(config) for _ in range(config["n_layer"]))
+        self.ln_f = nn.LayerNorm(config["n_embd"], eps=config["layer_norm_epsilon"])
+
+    def forward(self, input_ids: Tensor) -> tuple[Tensor, Tensor]:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        x = self.wte(input_ids) + self.wpe(positions)
+        for block in self.h:
+            x = block(x)
+        hidden = self.ln_f(x)
+        return hidden, hidden @ self.wte.weight.t()
+
+
+def gpt2_handwritten() -> ZooCase:
+    seeded(13)
+    model = GPT2(GPT2_CONFIG)
+    calls = [(torch.randint(0, 64, (1, 8)),), (torch.randint(0, 64, (2, 5)),)]
+    return ZooCase(model, "trace", calls, trace_example=(torch.randint(0, 64, (2, 8)),))
+
+
 # --- Hugging Face (from configs, random weights) ----------------------------------------------------------------
 
 
@@ -298,6 +381,8 @@ ZOO: dict[str, Callable[[], ZooCase]] = {
     "optional_mask": optional_mask,
     "conv3d_inplace_add": conv3d_inplace_add,
     "bool_mask_sum": bool_mask_sum,
+    "linear_gelu_tanh": linear_gelu_tanh,
+    "gpt2_handwritten": gpt2_handwritten,
     "gpt2": gpt2_small,
     "bert": bert_small,
 }

@@ -699,15 +699,16 @@ CHILD_PROBES = [
         known="hangs (killed after 20 s)",
     ),
     ChildProbe(
-        # CRASHES TODAY: repr() of an Engine whose __init__ raised (what pytest, a debugger or a logger does with a
-        # traceback's locals) dereferences the missing C++ engine.
+        # repr() of an Engine whose __init__ raised (what pytest, a debugger or a logger does with a traceback's
+        # locals) dereferenced the missing C++ engine (SIGSEGV); now no half-made engine stays reachable.
         "repr_of_an_engine_whose_load_failed",
         lambda w: {"path": str(w.root / "absent.pt")},
         textwrap.dedent("""
             try:
                 tsnative.Engine(ARGS['path'])
             except FileNotFoundError as error:
-                half_made = error.__traceback__.tb_next.tb_frame.f_locals['self']
+                # No half-made engine may be reachable from the traceback (if one is, its repr must not crash).
+                half_made = error.__traceback__.tb_next.tb_frame.f_locals.get('self', "no half-made engine")
                 try:
                     text = repr(half_made)
                     print(json.dumps({"type": "none", "classes": [], "message": text}), flush=True)

@@ -2,14 +2,12 @@
 
 #include <caffe2/serialize/inline_container.h>
 
-#include <unistd.h>
 
 #include <array>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 
 #include "error_text.h"
+#include "model_bytes.h"
 #include "pickle_check.h"
 #include "tsnative/errors.h"
 
@@ -40,10 +38,6 @@ std::string not_a_zip_reason(const std::array<unsigned char, 4>& magic, std::str
 // More entries than any real model has (ResNet-152 has a few hundred): refuse before LibTorch indexes them.
 constexpr size_t kMaxEntries = 200'000;
 constexpr uint64_t kMaxDeflateRatio = 1032;
-
-uint64_t physical_memory_bytes() {
-  return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
-}
 
 std::string bytes_text(uint64_t bytes) {
   char buffer[32];
@@ -97,20 +91,12 @@ void check_pickles(const std::string& path, caffe2::serialize::PyTorchStreamRead
 
 }  // namespace
 
-void check_torchscript_archive(const std::string& path, uint64_t max_bytes) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  const auto status = fs::status(path, error);
-  if (!fs::exists(status)) throw FileNotFound(path);
-  if (fs::is_directory(status)) throw ModelLoadError(path, "it is a directory, not a file");
-  const uint64_t file_size = fs::file_size(path, error);
-  if (file_size == 0) throw ModelLoadError(path, "the file is empty (0 bytes)");
-
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ModelLoadError(path, "the file cannot be opened for reading");
+void check_torchscript_archive(const std::string& path,
+                               const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes,
+                               uint64_t max_bytes) {
+  const uint64_t file_size = bytes->size();
   std::array<unsigned char, 4> magic{};
-  file.read(reinterpret_cast<char*>(magic.data()), magic.size());
-  const std::streamsize count = file.gcount();
+  const auto count = static_cast<std::streamsize>(bytes->read(0, magic.data(), magic.size()));
   if (count < 4 || magic[0] != 'P' || magic[1] != 'K' || magic[2] != 3 || magic[3] != 4) {
     throw ModelLoadError(path, not_a_zip_reason(magic, count));
   }
@@ -118,7 +104,7 @@ void check_torchscript_archive(const std::string& path, uint64_t max_bytes) {
   // Only the zip's central directory is read here; records are parsed by torch::jit::load afterwards.
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
-    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(bytes);
   } catch (const c10::Error& e) {
     // LibTorch's first sentence names the problem; the rest is generic advice.
     const std::string detail = first_line(message_of(e));

@@ -1,5 +1,7 @@
 #include "error_text.h"
 
+#include "tsnative/errors.h"
+
 #include <algorithm>
 #include <cctype>
 #include <sstream>
@@ -62,3 +64,12 @@ std::string cause_of(const std::exception& error) {
 }
 
 }  // namespace tsnative::detail
+
+namespace tsnative {
+
+std::string error_line(const std::exception& error) {
+  if (dynamic_cast<const Error*>(&error) != nullptr) return error.what();
+  return detail::cause_of(error);
+}
+
+}  // namespace tsnative

@@ -7,7 +7,12 @@
 #include <torch/optim/sgd.h>
 
 #include <chrono>
+#include <cerrno>
+#include <exception>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <memory>
 #include <unordered_set>
 
@@ -210,6 +215,47 @@ void check_data(const ImageDataset& data, const char* role, const FinetuneOption
   }
 }
 
+// The output is checked before anything is trained: its folder exists or can be made, it is not a folder itself,
+// and a file can be written there (the save at the end of the first epoch would otherwise be the first to fail).
+void check_output(const std::string& out) {
+  const fs::path path(out);
+  std::error_code error;
+  if (fs::is_directory(path, error)) throw InvalidValue("out: '" + out + "' is a folder; expected a file path");
+  if (const auto folder = path.parent_path(); !folder.empty()) {
+    fs::create_directories(folder, error);
+    if (error) throw InvalidValue("out: cannot create the folder '" + folder.string() + "' (" + error.message() + ")");
+  }
+  const std::string probe = out + ".partial";
+  {
+    std::ofstream file(probe, std::ios::binary | std::ios::app);
+    if (!file) throw InvalidValue("out: cannot write a file at '" + out + "' (" + std::strerror(errno) + ")");
+  }
+  fs::remove(probe, error);
+}
+
+// The caller's process-wide state, put back when fine-tuning ends: the default generator (seeded for dropout and
+// anything else that draws from it) and LibTorch's thread count.
+class GlobalStateGuard {
+ public:
+  GlobalStateGuard() : threads_(at::get_num_threads()) {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    const std::lock_guard<std::mutex> lock(generator.mutex());
+    rng_state_ = generator.get_state();
+  }
+  ~GlobalStateGuard() {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    const std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng_state_);
+    if (at::get_num_threads() != threads_) at::set_num_threads(threads_);
+  }
+  GlobalStateGuard(const GlobalStateGuard&) = delete;
+  GlobalStateGuard& operator=(const GlobalStateGuard&) = delete;
+
+ private:
+  int threads_;
+  at::Tensor rng_state_;
+};
+
 // Writes atomically: a failed save leaves the previous best in place.
 void save_model(const torch::jit::Module& module, const std::string& out, const std::string& metadata_json) {
   const std::string partial = out + ".partial";
@@ -289,11 +335,20 @@ FinetuneResult finetune(const std::string& model_path, const std::string& train_
   return result;
 }
 
-FinetuneResult finetune(const std::string& model_path, const ImageDataset& train, const ImageDataset& test,
-                        const FinetuneOptions& options, const ProgressCallback& progress) {
+namespace {
+
+// What the caller's progress callback threw (a Python KeyboardInterrupt, say): passed on as it is, not translated.
+struct ProgressFailure {
+  std::exception_ptr error;
+};
+
+FinetuneResult finetune_checked(const std::string& model_path, const ImageDataset& train, const ImageDataset& test,
+                                const FinetuneOptions& options, const ProgressCallback& progress) {
   check_options(options);
   check_data(train, "train", options);
   check_data(test, "test", options);
+  check_output(options.out);
+  const GlobalStateGuard restore_global_state;
   if (options.threads > 0) at::set_num_threads(options.threads);
   const auto start = Clock::now();
   std::string metadata_json;
@@ -317,7 +372,6 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
   result.trainable_parameters = element_count(trainable);
   result.total_parameters = element_count(parameters_of(module));
   result.load_seconds = seconds_since(start);
-  if (const auto folder = fs::path(options.out).parent_path(); !folder.empty()) fs::create_directories(folder);
 
   const detail::FinetuneRecord record{
       model_path, metadata_json, module.type()->name()->name(), input_name, train.source, test.source, options, result};
@@ -341,7 +395,13 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
     result.history.push_back(stats);
     // Saved in eval mode (evaluate() left it there), so the file runs as an inference model.
     if (stats.best) save_model(module, options.out, detail::finetuned_metadata(record));
-    if (progress) progress(stats);
+    if (progress) {
+      try {
+        progress(stats);
+      } catch (...) {
+        throw ProgressFailure{std::current_exception()};
+      }
+    }
   }
   // The file holds the best epoch's weights; its metadata should hold the whole history, epochs after it included.
   if (result.best_epoch != options.epochs) {
@@ -350,6 +410,24 @@ FinetuneResult finetune(const std::string& model_path, const ImageDataset& train
                detail::finetuned_metadata(record));
   }
   return result;
+}
+
+}  // namespace
+
+FinetuneResult finetune(const std::string& model_path, const ImageDataset& train, const ImageDataset& test,
+                        const FinetuneOptions& options, const ProgressCallback& progress) {
+  try {
+    return finetune_checked(model_path, train, test, options, progress);
+  } catch (const ProgressFailure& failure) {
+    std::rethrow_exception(failure.error);
+  } catch (const Error&) {
+    throw;
+  } catch (const fs::filesystem_error& e) {
+    throw Error("cannot write the fine-tuned model '" + options.out + "': " + e.code().message());
+  } catch (const std::exception& e) {
+    // LibTorch while training (a loss, backward, an optimizer step, a save): one line, never a C++ backtrace.
+    throw InferenceError("fine-tuning failed: " + detail::cause_of(e), e.what());
+  }
 }
 
 }  // namespace tsnative

@@ -8,8 +8,10 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace tsnative::detail {
 namespace {
@@ -23,6 +25,18 @@ bool is_jpeg(const std::vector<uint8_t>& bytes) {
   return bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff;
 }
 
+// More pixels than any one training image plausibly has (Pillow's decompression-bomb limit): a 700-byte file may
+// declare 65500 x 65500 pixels, 12.9 GB of RGB. Refused from the header, before anything is allocated.
+constexpr uint64_t kMaxPixels = 178'956'970;
+
+void check_dimensions(const char* format, uint64_t width, uint64_t height) {
+  if (width * height > kMaxPixels) {
+    throw std::runtime_error(std::string(format) + " declares " + std::to_string(width) + " x " +
+                             std::to_string(height) + " pixels, more than the " + std::to_string(kMaxPixels) +
+                             " pixels one image may have (a corrupt or crafted file)");
+  }
+}
+
 // libpng's simplified API (1.6) reports errors through png_image.message instead of longjmp.
 DecodedImage decode_png(const std::vector<uint8_t>& bytes) {
   png_image image;
@@ -30,6 +44,10 @@ DecodedImage decode_png(const std::vector<uint8_t>& bytes) {
   image.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
     throw std::runtime_error(std::string("cannot decode PNG: ") + image.message);
+  }
+  if (static_cast<uint64_t>(image.width) * image.height > kMaxPixels) {
+    png_image_free(&image);
+    check_dimensions("PNG", image.width, image.height);
   }
   image.format = PNG_FORMAT_RGB;  // libpng converts grey, palette, 16-bit; alpha is composed on black
   DecodedImage decoded{static_cast<int>(image.width), static_cast<int>(image.height), {}};
@@ -64,6 +82,7 @@ bool start_jpeg(jpeg_decompress_struct* info, JpegErrors* errors, const uint8_t*
   jpeg_create_decompress(info);
   jpeg_mem_src(info, data, static_cast<unsigned long>(size));
   jpeg_read_header(info, TRUE);
+  if (static_cast<uint64_t>(info->image_width) * info->image_height > kMaxPixels) return false;
   info->out_color_space = JCS_RGB;  // libjpeg-turbo converts greyscale and YCbCr; CMYK is refused
   jpeg_start_decompress(info);
   return true;
@@ -90,6 +109,13 @@ DecodedImage decode_jpeg(const std::vector<uint8_t>& bytes) {
   errors.message[0] = '\0';
   DecodedImage decoded;
   bool ok = start_jpeg(&info, &errors, bytes.data(), bytes.size());
+  if (!ok && errors.message[0] == '\0') {
+    // start_jpeg refused the header's dimensions (no libjpeg error): say so the same way as for PNG.
+    const uint64_t width = info.image_width;
+    const uint64_t height = info.image_height;
+    jpeg_destroy_decompress(&info);
+    check_dimensions("JPEG", width, height);
+  }
   if (ok && info.output_components != 3) {
     std::snprintf(errors.message, sizeof errors.message, "unsupported JPEG colour space");
     ok = false;

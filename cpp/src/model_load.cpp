@@ -3,9 +3,9 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import.h>
 
-#include <filesystem>
 
 #include "archive_check.h"
+#include "model_bytes.h"
 #include "error_text.h"
 #include "sha256.h"
 #include "tsnative/engine.h"
@@ -16,13 +16,13 @@ namespace tsnative::detail {
 
 torch::jit::Module load_checked(const std::string& path, c10::Device device, const std::string& sha256,
                                 uint64_t max_archive_bytes, std::string& metadata_json) {
-  if (!std::filesystem::exists(path)) throw FileNotFound(path);
-  if (!sha256.empty()) verify_sha256(path, sha256);
-  check_torchscript_archive(path, max_archive_bytes);
+  const auto bytes = ModelBytes::read(path, max_archive_bytes);
+  if (!sha256.empty()) verify_sha256(path, bytes->bytes(), sha256);
+  check_torchscript_archive(path, bytes, max_archive_bytes);
   try {
     torch::jit::ExtraFilesMap extra_files{{kMetadataFile, ""}};
     // map_location = device: parameters are created on the device instead of copied there afterwards.
-    auto module = torch::jit::load(path, device, extra_files);
+    auto module = torch::jit::load(bytes, device, extra_files);
     metadata_json = extra_files[kMetadataFile];
     return module;
   } catch (const c10::Error& e) {
@@ -41,11 +41,11 @@ torch::jit::Module load_checked(const std::string& path, c10::Device device, con
 namespace tsnative {
 
 std::string read_metadata_json(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw FileNotFound(path);
-  detail::check_torchscript_archive(path, 0);
+  const auto bytes = detail::ModelBytes::read(path, 0);
+  detail::check_torchscript_archive(path, bytes, 0);
   const std::string record = std::string("extra/") + kMetadataFile;
   try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
+    caffe2::serialize::PyTorchStreamReader reader(bytes);
     if (!reader.hasRecord(record)) return "";
     const auto [data, size] = reader.getRecord(record);
     return {static_cast<const char*>(data.get()), size};

@@ -3,6 +3,7 @@
 #include "tsnative/npy.h"
 
 #include <ATen/ops/empty.h>
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <regex>
 
 #include "tsnative/errors.h"
+#include "tsnative/metadata.h"
 
 namespace tsnative {
 namespace {
@@ -62,8 +64,31 @@ at::Tensor load_npy(const std::string& path) {
   std::vector<int64_t> shape;
   const std::string dims = header_field(path, header, R"('shape'\s*:\s*\(([^)]*)\))");
   const std::regex number(R"(\d+)");
+  // Sizes are checked against what the file holds before anything is allocated: a 100-byte file may declare
+  // terabytes.
+  const auto data_offset = static_cast<uint64_t>(file.tellg());
+  const uint64_t data_available = std::filesystem::file_size(path) - data_offset;
+  const uint64_t item_size = c10::elementSize(scalar_type);
+  uint64_t declared = item_size;
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
-    shape.push_back(std::stoll(it->str()));
+    const std::string digits = it->str();
+    if (digits.size() > 18) fail(path, "the header declares a dimension of " + digits + ", more than any file holds");
+    const int64_t size = std::stoll(digits);
+    shape.push_back(size);
+    // A product that saturates just above what the file holds, so that it cannot overflow.
+    const auto n = static_cast<uint64_t>(size);
+    if (n == 0) {
+      declared = 0;
+    } else if (declared > (data_available + 1) / n) {
+      declared = data_available + 1;
+    } else {
+      declared *= n;
+    }
+  }
+  if (declared > data_available) {
+    fail(path, "truncated data: the header declares shape " + shape_text(shape) + " of " +
+                   std::to_string(item_size) + "-byte items, but only " + std::to_string(data_available) +
+                   " bytes of data follow");
   }
 
   // Fortran order is the transpose of C order: read the reversed shape, then reverse the dimensions.

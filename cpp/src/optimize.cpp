@@ -97,7 +97,11 @@ std::vector<std::vector<c10::IValue>> warmup_inputs(const std::vector<std::vecto
     for (size_t i = 0; i < call.size(); ++i) {
       const auto dtype = i < recorded.size() ? dtype_from_name(recorded[i].dtype) : std::nullopt;
       for (const int64_t size : call[i]) {
-        if (size < 0) throw InvalidValue("warmup_shapes: expected sizes >= 0, got " + shape_text(call[i]));
+        if (size < 0) {
+          std::string given;
+          for (const int64_t each : call[i]) given += (given.empty() ? "" : ", ") + std::to_string(each);
+          throw InvalidValue("warmup_shapes: expected sizes >= 0, got [" + given + "]");
+        }
       }
       const auto options = at::TensorOptions().dtype(dtype.value_or(at::kFloat));
       try {

@@ -3,24 +3,18 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
-#include <fstream>
 #include <memory>
 
 #include "tsnative/errors.h"
 
 namespace tsnative::detail {
 
-std::string file_sha256(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ModelLoadError(path, "the file cannot be opened for reading");
+std::string sha256_hex(const std::string& bytes) {
   const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
-  std::array<char, 1 << 16> buffer{};
-  while (file) {
-    file.read(buffer.data(), buffer.size());
-    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<size_t>(file.gcount()));
-  }
+  EVP_DigestUpdate(context.get(), bytes.data(), bytes.size());
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
   EVP_DigestFinal_ex(context.get(), digest.data(), &length);
@@ -33,10 +27,17 @@ std::string file_sha256(const std::string& path) {
   return text;
 }
 
-void verify_sha256(const std::string& path, const std::string& expected) {
+void verify_sha256(const std::string& path, const std::string& bytes, const std::string& expected) {
   std::string wanted = expected;
   std::transform(wanted.begin(), wanted.end(), wanted.begin(), [](unsigned char c) { return std::tolower(c); });
-  const std::string actual = file_sha256(path);
+  const bool hex = wanted.size() == 64 && std::all_of(wanted.begin(), wanted.end(), [](unsigned char c) {
+                     return std::isxdigit(c) != 0;
+                   });
+  if (!hex) {
+    throw InvalidValue("sha256: expected 64 hexadecimal digits, got \"" + expected + "\" (" +
+                       std::to_string(expected.size()) + " characters)");
+  }
+  const std::string actual = sha256_hex(bytes);
   if (actual != wanted) {
     throw ModelLoadError(path, "sha256 mismatch: expected " + wanted + ", the file has " + actual +
                                    " (refused before parsing: it is not the pinned file)");

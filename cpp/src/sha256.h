@@ -5,10 +5,11 @@
 
 namespace tsnative::detail {
 
-// Lower-case hex SHA-256 of the file's bytes (OpenSSL), read in chunks.
-std::string file_sha256(const std::string& path);
+// Lower-case hex SHA-256 of `bytes` (OpenSSL).
+std::string sha256_hex(const std::string& bytes);
 
-// Throws ModelLoadError when the file's SHA-256 differs from `expected` (hex, any case).
-void verify_sha256(const std::string& path, const std::string& expected);
+// Throws InvalidValue when `expected` is not 64 hex digits, and ModelLoadError when the SHA-256 of `bytes` (the
+// file at `path`) differs from it (any case).
+void verify_sha256(const std::string& path, const std::string& bytes, const std::string& expected);
 
 }  // namespace tsnative::detail

@@ -111,26 +111,33 @@ class Engine(_C.Engine):
         pinned_transfers: bool = False,
         executor_per_shape: bool = True,
     ) -> None:
-        if isolate:
-            trial = trial_load(path, isolate if isinstance(isolate, Isolation) else Isolation(), method=method)
-            sha256 = sha256 or trial.sha256  # the bytes that passed the trial are the bytes loaded here
-        super().__init__(
-            os.fspath(path),
-            device=device,
-            method=method,
-            outputs_on_device=outputs_on_device,
-            threads=0 if threads is None else threads,
-            check_inputs=check_inputs,
-            sha256=sha256 or "",
-            max_archive_bytes=max_archive_bytes or 0,
-            freeze=freeze,
-            onednn_fusion=_fusion_mode(onednn_fusion),
-            warmup_shapes=[_shapes_of_one_call(call) for call in warmup_shapes or ()],
-            precision=precision,
-            cuda_graphs=cuda_graphs,
-            pinned_transfers=pinned_transfers,
-            executor_per_shape=executor_per_shape,
-        )
+        try:
+            if isolate:
+                trial = trial_load(path, isolate if isinstance(isolate, Isolation) else Isolation(), method=method)
+                sha256 = sha256 or trial.sha256  # the bytes that passed the trial are the bytes loaded here
+            super().__init__(
+                os.fspath(path),
+                device=device,
+                method=method,
+                outputs_on_device=outputs_on_device,
+                threads=0 if threads is None else threads,
+                check_inputs=check_inputs,
+                sha256=sha256 or "",
+                max_archive_bytes=max_archive_bytes or 0,
+                freeze=freeze,
+                onednn_fusion=_fusion_mode(onednn_fusion),
+                warmup_shapes=[_shapes_of_one_call(call) for call in warmup_shapes or ()],
+                precision=precision,
+                cuda_graphs=cuda_graphs,
+                pinned_transfers=pinned_transfers,
+                executor_per_shape=executor_per_shape,
+            )
+        except BaseException:
+            # A half-made Engine (its C++ engine never built) must not outlive the failure: whatever touched it
+            # later (a debugger's or pytest's repr of the traceback's locals) would reach an engine that does not
+            # exist and crash the process.
+            del self
+            raise
 
     # predict() and __call__ are _C.Engine's own (cpp/bindings/bind_predict.cpp): a call goes from Python straight
     # to C++, which converts numpy arrays through _as_torch below. So are time() and the properties schema,
@@ -161,10 +168,22 @@ def _fusion_mode(value: Fusion | bool) -> str:
 
 def _shapes_of_one_call(call: Sequence[int] | Sequence[Sequence[int]]) -> list[list[int]]:
     """One warm-up call's shapes: a bare shape (ints) is the shape of a single tensor argument."""
-    items = list(call)
-    if all(isinstance(size, int) for size in items):
-        return [items]
-    return [list(shape) for shape in items]
+
+    def is_shape(value: Any) -> bool:
+        return isinstance(value, Sequence) and not isinstance(value, str) and all(_is_int(v) for v in value)
+
+    if is_shape(call):
+        return [[int(size) for size in call]]
+    if isinstance(call, Sequence) and not isinstance(call, str) and call and all(is_shape(shape) for shape in call):
+        return [[int(size) for size in shape] for shape in call]
+    raise TypeError(
+        "warmup_shapes: expected a shape as a tuple of ints, e.g. (1, 3, 224, 224), or one such tuple per "
+        f"tensor argument, got {call!r}"
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _as_torch(value: Any) -> Any:

@@ -95,6 +95,7 @@ def export(
         ExportVerificationError: a check failed and ``strict`` is True.
     """
     path = Path(path)
+    _check_destination(path)
     example = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     # Each module's own flag: model.train(flag) would recurse and undo submodules the caller had put in eval().
     training = {module: module.training for module in model.modules()}
@@ -121,9 +122,24 @@ def export(
         os.replace(draft, path)
         report.file_bytes = path.stat().st_size
         return report
+    except BaseException:
+        # A failure or Ctrl-C leaves nothing behind: the draft is only ever renamed into place once verified.
+        path.with_name(path.name + ".unverified").unlink(missing_ok=True)
+        raise
     finally:
         for module, flag in training.items():
             module.training = flag
+
+
+def _check_destination(path: Path) -> None:
+    """Refuses a destination that cannot be written before anything is exported (which can take minutes)."""
+    folder = path.parent
+    if path.is_dir():
+        raise ExportError(f"cannot write {path}: it is a folder; expected a file path such as {path / 'model.pt'}")
+    if not folder.is_dir():
+        raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"cannot write {path}: the folder {folder} is not writable")
 
 
 def _run_example(model: torch.nn.Module, example: tuple[Any, ...], example_inputs: Any) -> Any:

@@ -80,4 +80,8 @@ class InferenceError : public Error {
   std::string detail_;
 };
 
+// One line for a person from any exception: a tsnative error's text, or what failed in LibTorch's message without
+// its C++ backtrace (for tools that print errors: ts-infer, ts-train).
+std::string error_line(const std::exception& error);
+
 }  // namespace tsnative

@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
   try {
     return tsnative::ts_train::run(arguments);
   } catch (const std::exception& e) {
-    std::cerr << "Error: " << e.what() << std::endl;
+    std::cerr << "Error: " << tsnative::error_line(e) << std::endl;
     return 1;
   }
 }

@@ -87,6 +87,7 @@ def test_json_has_every_field(exported_resnet18: Path) -> None:
         "threads",
         "load_ms",
         "optimizations",
+        "fusion",
         "schema",
         "inputs",
         "output",

@@ -40,9 +40,9 @@ void bind_engine(py::module_& module) {
            py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("method") = "forward",
            py::arg("outputs_on_device") = false, py::arg("threads") = 0, py::arg("check_inputs") = true,
            py::arg("sha256") = "", py::arg("max_archive_bytes") = 0, py::arg("freeze") = true,
-           py::arg("onednn_fusion") = "auto", py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{},
-           py::arg("precision") = "fp32", py::arg("cuda_graphs") = false, py::arg("pinned_transfers") = false,
-           py::arg("executor_per_shape") = true)
+           py::arg("onednn_fusion") = "auto",
+           py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{}, py::arg("precision") = "fp32",
+           py::arg("cuda_graphs") = false, py::arg("pinned_transfers") = false, py::arg("executor_per_shape") = true)
       .def(
           "time",
           [](const Engine& engine, const py::args& inputs, int warmup, int iterations, int64_t batch_size) {

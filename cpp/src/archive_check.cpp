@@ -2,7 +2,6 @@
 
 #include <caffe2/serialize/inline_container.h>
 
-
 #include <array>
 #include <cstdio>
 

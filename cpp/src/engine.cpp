@@ -68,7 +68,8 @@ struct Engine::Impl {
 
   // The method on prepared inputs: fused where fusion was verified for their shapes, else unfused.
   c10::IValue forward(std::vector<c10::IValue> inputs) const {
-    if (fused) return fused->run(std::move(inputs), [this](std::vector<c10::IValue> in) { return unfused(std::move(in)); });
+    if (fused)
+      return fused->run(std::move(inputs), [this](std::vector<c10::IValue> in) { return unfused(std::move(in)); });
     return unfused(std::move(inputs));
   }
 
@@ -119,7 +120,8 @@ struct Engine::Impl {
     const double tolerance = precision ? 3e-2 : 5e-5;
     fused = std::make_unique<detail::FusedExecutors>(module, *method, fusion.mode, tolerance);
     const detail::RunGuards guards;
-    for (const auto& call : calls) fused->trial(call, [this](std::vector<c10::IValue> in) { return unfused(std::move(in)); });
+    for (const auto& call : calls)
+      fused->trial(call, [this](std::vector<c10::IValue> in) { return unfused(std::move(in)); });
     if (calls.empty()) {
       optimizations.emplace_back("onednn_fusion (tried on each call shape's first call)");
     } else {

@@ -35,7 +35,8 @@ std::string last_line(const std::string& text) {
 
 std::string cause_line(const std::string& text) {
   constexpr size_t kMaxLength = 300;
-  const bool traceback = text.find("The following operation failed in the TorchScript interpreter") != std::string::npos;
+  const bool traceback =
+      text.find("The following operation failed in the TorchScript interpreter") != std::string::npos;
   std::string line;
   if (traceback) {
     line = last_line(text);
@@ -43,8 +44,8 @@ std::string cause_line(const std::string& text) {
     std::istringstream lines(text);
     std::string candidate;
     while (std::getline(lines, candidate)) {
-      const bool has_words = std::any_of(candidate.begin(), candidate.end(),
-                                         [](unsigned char c) { return std::isalnum(c) != 0; });
+      const bool has_words =
+          std::any_of(candidate.begin(), candidate.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
       if (has_words) {
         line = candidate;
         break;

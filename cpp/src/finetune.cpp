@@ -6,14 +6,14 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 
-#include <chrono>
 #include <cerrno>
-#include <exception>
+#include <chrono>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <unordered_set>
 
 #include "error_text.h"

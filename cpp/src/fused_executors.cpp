@@ -85,8 +85,8 @@ c10::IValue FusedExecutors::trial_locked(const std::vector<c10::IValue>& call, c
       const auto agreement = compare_outputs(run_fused(*function, copy_of(call)), reference, tolerance_);
       trial.max_relative_diff = std::max(trial.max_relative_diff, agreement.max_relative_diff);
       if (agreement.problem) {
-        trial.reason = "fused call " + std::to_string(call_number) + " differs from the unfused graph: " +
-                       *agreement.problem;
+        trial.reason =
+            "fused call " + std::to_string(call_number) + " differs from the unfused graph: " + *agreement.problem;
         break;
       }
     }
@@ -127,7 +127,8 @@ c10::IValue FusedExecutors::run(std::vector<c10::IValue> inputs, const Runner& u
       }
     }
     if (!function && mode_ == FusionMode::kOn && tried_.size() < kMaxShapes) {
-      try_now = std::none_of(tried_.begin(), tried_.end(), [&](const CallShape& shape) { return shape.matches(inputs); });
+      try_now =
+          std::none_of(tried_.begin(), tried_.end(), [&](const CallShape& shape) { return shape.matches(inputs); });
     }
   }
   if (try_now) {

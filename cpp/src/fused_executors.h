@@ -32,8 +32,7 @@ class FusedExecutors {
   using Runner = std::function<c10::IValue(std::vector<c10::IValue>)>;
 
   // `tolerance`: how far a fused output may be from the unfused one, relative to each tensor's scale.
-  FusedExecutors(const torch::jit::Module& module, const torch::jit::Method& method, FusionMode mode,
-                 double tolerance);
+  FusedExecutors(const torch::jit::Module& module, const torch::jit::Method& method, FusionMode mode, double tolerance);
 
   // Tries fusion for one call (complete arguments, as run() hands them to the method): a fused executor is run
   // kTrialCalls times on copies of `call` and compared with `unfused`'s output; in auto mode it is then timed

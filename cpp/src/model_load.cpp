@@ -3,10 +3,9 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import.h>
 
-
 #include "archive_check.h"
-#include "model_bytes.h"
 #include "error_text.h"
+#include "model_bytes.h"
 #include "sha256.h"
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"

@@ -86,9 +86,8 @@ at::Tensor load_npy(const std::string& path) {
     }
   }
   if (declared > data_available) {
-    fail(path, "truncated data: the header declares shape " + shape_text(shape) + " of " +
-                   std::to_string(item_size) + "-byte items, but only " + std::to_string(data_available) +
-                   " bytes of data follow");
+    fail(path, "truncated data: the header declares shape " + shape_text(shape) + " of " + std::to_string(item_size) +
+                   "-byte items, but only " + std::to_string(data_available) + " bytes of data follow");
   }
 
   // Fortran order is the transpose of C order: read the reversed shape, then reverse the dimensions.

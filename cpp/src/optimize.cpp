@@ -1,7 +1,7 @@
 #include "optimize.h"
 
-#include <ATen/Config.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Config.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/zeros.h>
 #include <torch/csrc/jit/codegen/onednn/interface.h>
@@ -105,13 +105,12 @@ std::vector<std::vector<c10::IValue>> warmup_inputs(const std::vector<std::vecto
       }
       const auto options = at::TensorOptions().dtype(dtype.value_or(at::kFloat));
       try {
-        at::Tensor tensor = c10::isFloatingType(dtype.value_or(at::kFloat))
-                                ? at::randn(call[i], generator, options)
-                                : at::zeros(call[i], options);
+        at::Tensor tensor = c10::isFloatingType(dtype.value_or(at::kFloat)) ? at::randn(call[i], generator, options)
+                                                                            : at::zeros(call[i], options);
         inputs.emplace_back(tensor.to(device));
       } catch (const std::exception& e) {
-        throw InvalidValue("warmup_shapes: cannot make an input of shape " + shape_text(call[i]) + " (" +
-                           cause_of(e) + ")");
+        throw InvalidValue("warmup_shapes: cannot make an input of shape " + shape_text(call[i]) + " (" + cause_of(e) +
+                           ")");
       }
     }
     calls.push_back(std::move(inputs));

@@ -3,8 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cctype>
 #include <array>
+#include <cctype>
 #include <memory>
 
 #include "tsnative/errors.h"
@@ -30,9 +30,8 @@ std::string sha256_hex(const std::string& bytes) {
 void verify_sha256(const std::string& path, const std::string& bytes, const std::string& expected) {
   std::string wanted = expected;
   std::transform(wanted.begin(), wanted.end(), wanted.begin(), [](unsigned char c) { return std::tolower(c); });
-  const bool hex = wanted.size() == 64 && std::all_of(wanted.begin(), wanted.end(), [](unsigned char c) {
-                     return std::isxdigit(c) != 0;
-                   });
+  const bool hex = wanted.size() == 64 &&
+                   std::all_of(wanted.begin(), wanted.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
   if (!hex) {
     throw InvalidValue("sha256: expected 64 hexadecimal digits, got \"" + expected + "\" (" +
                        std::to_string(expected.size()) + " characters)");

@@ -63,9 +63,10 @@ class Engine(_C.Engine):
             shape (up to 8) and keeps it wherever it is correct; ``"off"`` (or ``False``) never fuses. A kept fused
             graph that raises later is dropped for good, the call answered unfused. :attr:`fusion` has the facts.
             Only this engine's graphs are fused, not other TorchScript in the process.
-        warmup_shapes: input shapes to run (random normal values; zeros for integer and bool inputs) at load, so the profiling executor has optimised for them
-            before the first real call: ``[(1, 3, 224, 224), (8, 3, 224, 224)]`` for one tensor argument, or one
-            tuple of shapes per call for several, e.g. ``[((1, 4), (1, 4))]``.
+        warmup_shapes: input shapes to run at load (random normal values; zeros for integer and bool inputs), so
+            the profiling executor has optimised for them before the first real call (and, by default, fusion is
+            tried on them): ``[(1, 3, 224, 224), (8, 3, 224, 224)]`` for one tensor argument, or one tuple of
+            shapes per call for several, e.g. ``[((1, 4), (1, 4))]``.
         executor_per_shape: give each ``warmup_shapes`` entry a TorchScript executor of its own, so every declared
             shape runs a graph optimised for it alone; other shapes share the method's executor. A shared executor
             optimises for the first shapes it sees (with fusion, ResNet-18 at batch 8 ran ~20% slower when batch 1

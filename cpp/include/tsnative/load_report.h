@@ -32,10 +32,10 @@ struct FusionTrial {
 
 struct FusionReport {
   FusionMode mode = FusionMode::kAuto;
-  bool tried = false;                      // false: fusion does not apply to this engine (see skipped_reason)
-  std::string skipped_reason;              // e.g. "device is cuda:0", "no warmup_shapes declared"
-  std::vector<FusionTrial> trials;         // one per call shape tried
-  std::optional<std::string> disabled;     // why fusion was switched off while running (a fused graph raised)
+  bool tried = false;                   // false: fusion does not apply to this engine (see skipped_reason)
+  std::string skipped_reason;           // e.g. "device is cuda:0", "no warmup_shapes declared"
+  std::vector<FusionTrial> trials;      // one per call shape tried
+  std::optional<std::string> disabled;  // why fusion was switched off while running (a fused graph raised)
 };
 
 }  // namespace tsnative

@@ -79,6 +79,22 @@ void print_json(const RunReport& report) {
   out["threads"] = report.threads;
   out["load_ms"] = engine.load_seconds() * 1e3;
   out["optimizations"] = engine.optimizations();
+  const FusionReport fusion = engine.fusion();
+  nlohmann::json trials = nlohmann::json::array();
+  for (const auto& trial : fusion.trials) {
+    trials.push_back({{"shape", trial.shape},
+                      {"verified", trial.verified},
+                      {"kept", trial.kept},
+                      {"max_relative_diff", trial.max_relative_diff},
+                      {"fused_ms", trial.fused_ms ? nlohmann::json(*trial.fused_ms) : nlohmann::json()},
+                      {"unfused_ms", trial.unfused_ms ? nlohmann::json(*trial.unfused_ms) : nlohmann::json()},
+                      {"reason", trial.reason}});
+  }
+  out["fusion"] = {{"mode", fusion_mode_name(fusion.mode)},
+                   {"tried", fusion.tried},
+                   {"skipped_reason", fusion.skipped_reason},
+                   {"trials", trials},
+                   {"disabled", fusion.disabled ? nlohmann::json(*fusion.disabled) : nlohmann::json()}};
   out["schema"] = engine.signature().str();
   out["inputs"] = nlohmann::json::array();
   for (const auto& input : report.inputs) {

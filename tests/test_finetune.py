@@ -103,6 +103,15 @@ def test_head_training_learns_and_the_saved_file_gives_the_reported_accuracy(
     assert recorded["finetune"]["best_epoch"] == history.best_epoch
     assert len(recorded["finetune"]["history"]) == 4  # the whole history, also after the best epoch
     assert recorded["finetune"]["settings"]["trainable"] == "head"
+    assert recorded["dynamic_batch"] and recorded["batch"].startswith("dynamic")
+
+
+def test_finetune_leaves_the_callers_random_stream_and_threads_alone(model: Path, images: Path, tmp_path: Path) -> None:
+    torch.manual_seed(5)
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    run_finetune(model, images, tmp_path / "best.pt", epochs=1, threads=1 if threads > 1 else 2)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.get_num_threads() == threads
 
 
 def test_head_mode_changes_the_head_alone_parameters_and_buffers(model: Path, images: Path, tmp_path: Path) -> None:

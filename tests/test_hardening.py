@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -188,3 +189,20 @@ def test_memory_check_finds_no_growth_and_catches_the_leaking_control() -> None:
     )
     assert "LEAK (caught, as it must be)" in result.stdout, result.stdout + result.stderr
     assert result.returncode == 0, result.stdout
+
+
+def test_files_with_bare_nan_metadata_from_earlier_versions_still_load(tmp_path: Path) -> None:
+    # Before tsnative wrote strict JSON, a check that did not run was recorded as a bare NaN.
+    path = tmp_path / "old.pt"
+    metadata = {
+        "format": "tsnative.metadata/1",
+        "inputs": [{"name": "x", "type": "Tensor", "dtype": "float32", "shape": [2, 3]}],
+        "verification": {"checks": [{"label": "batch 1", "max_abs_diff": float("nan")}]},
+    }
+    text = json.dumps(metadata)
+    assert "NaN" in text
+    torch.jit.script(torch.nn.ReLU()).save(str(path), _extra_files={"tsnative.json": text})
+    engine = tsnative.Engine(path)
+    assert engine.predict(torch.tensor([[-1.0, 0.0, 2.0], [1.0, -2.0, 3.0]])).tolist() == [[0, 0, 2], [1, 0, 3]]
+    with pytest.raises(ValueError, match=r"input 'x': expected float32 tensor of shape \[2, 3\]"):
+        engine.predict(torch.ones(4, 3))  # the recorded inputs are still read and checked

@@ -808,6 +808,9 @@ class CliProbe:
 
 CLI_PROBES = [
     CliProbe("ts_infer_missing_file", "ts-infer", lambda w: [w.root / "absent.pt"], 1, r"absent\.pt"),
+    # Opening a FIFO for reading blocks until a writer comes: refused from its type, before open() (the
+    # subprocess timeout bounds the test if it hangs).
+    CliProbe("ts_infer_fifo", "ts-infer", lambda w: [make_fifo(w)["path"]], 1, r"model\.pt.*FIFO.*not a regular file"),
     CliProbe("ts_infer_directory", "ts-infer", lambda w: [w.fresh("cli_dir")], 1, r"cli_dir.*directory"),
     CliProbe("ts_infer_random_bytes", "ts-infer", lambda w: [random_bytes(w)], 1, r"random\.pt"),
     CliProbe(

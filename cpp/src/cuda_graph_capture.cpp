@@ -66,10 +66,12 @@ std::unique_ptr<CapturedGraph> capture_cuda_graph(c10::Device device, const std:
   inputs_ready.record(caller_stream);
   const c10::StreamGuard on_capture_stream(captured->stream());  // also makes `device` current
   inputs_ready.block(captured->stream());
-  // One run on the capture stream first, as PyTorch's CUDA graph notes advise: lazy initialisation (cuBLAS
-  // handles and workspaces) happens outside the capture, and the caching allocator has seen this stream.
-  body();
-  captured->stream().synchronize();
+  // No run on the capture stream before the capture (the engine's warm-up ran on the caller's stream, which
+  // created the cuBLAS handle): cuBLAS's workspace for this stream is then allocated inside the capture, in the
+  // graph's private memory pool, which lives as long as the graph. A workspace allocated before the capture
+  // comes from the general pool, and torch.compile's CUDA graph trees free every cuBLAS workspace
+  // (torch._C._cuda_clearCublasWorkspaces) whenever they record: a replay then wrote into freed memory ("an
+  // illegal memory access" after torch.compile(mode="reduce-overhead") recorded a new batch size).
   // Thread-local mode: only this thread is barred from calls that are illegal while capturing (another engine's
   // thread may be loading or running meanwhile).
   captured->graph().capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);

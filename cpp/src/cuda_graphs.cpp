@@ -75,8 +75,15 @@ CudaGraphs::CudaGraphs(const std::function<c10::IValue(const std::vector<c10::IV
 
 CudaGraphs::~CudaGraphs() {
   // A replay whose outputs stayed on the device may still be running: its buffers (and the graph's memory pool)
-  // must not return to the allocator before it ends. A no-op for a graph never replayed.
-  for (const auto& captured : graphs_) captured->released.synchronize();
+  // must not return to the allocator before it ends. A no-op for a graph never replayed. After a CUDA error the
+  // context is unusable and synchronize() throws: a destructor must not (std::terminate at exit), and there is
+  // nothing left to wait for.
+  for (const auto& captured : graphs_) {
+    try {
+      captured->released.synchronize();
+    } catch (const std::exception&) {
+    }
+  }
 }
 
 std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs,

@@ -319,8 +319,10 @@ void set_training_mode(torch::jit::Module& module, const std::string& head, Trai
 FinetuneResult finetune(const std::string& model_path, const std::string& train_source, const std::string& test_source,
                         const FinetuneOptions& options, const ProgressCallback& progress) {
   check_options(options);
-  if (options.threads > 0) at::set_num_threads(options.threads);
   if (!fs::exists(model_path)) throw FileNotFound(model_path);  // before seconds spent decoding images
+  check_output(options.out);
+  const GlobalStateGuard restore_global_state;  // the thread count also applies to decoding the images
+  if (options.threads > 0) at::set_num_threads(options.threads);
   const auto start = Clock::now();
   const ImageDataset train = load_image_dataset(train_source, options.classes, options.size);
   const ImageDataset test = load_image_dataset(test_source, options.classes, options.size);

@@ -7,6 +7,7 @@
 
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
+#include "tsnative/metadata.h"
 
 namespace tsnative {
 namespace {
@@ -82,7 +83,7 @@ std::string finetuned_metadata(const FinetuneRecord& record) {
   json metadata;
   if (!record.original_metadata.empty()) {
     try {
-      metadata = json::parse(record.original_metadata);
+      metadata = json::parse(strict_metadata_json(record.original_metadata));
     } catch (const json::exception& e) {
       throw ModelLoadError(record.model_path, std::string("its ") + kMetadataFile + " is not JSON (" + e.what() + ")");
     }
@@ -104,6 +105,7 @@ std::string finetuned_metadata(const FinetuneRecord& record) {
   metadata["inputs"] = inputs;
   metadata["outputs"] = {{"type", "Tensor"}, {"dtype", "float32"}, {"shape", {-1, options.classes}}};
   metadata["dynamic_batch"] = true;
+  metadata["batch"] = "dynamic: fine-tuned on batches of " + std::to_string(options.batch_size);
   metadata["optimizations"] = json::array();  // saved unfrozen: it can be fine-tuned again
   metadata["parameters"] = record.result.total_parameters;
   metadata["torch_version"] = TORCH_VERSION;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <regex>
+
 #include "tsnative/errors.h"
 
 namespace tsnative {
@@ -39,10 +41,18 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return text + "]";
 }
 
+std::string strict_metadata_json(const std::string& metadata_json) {
+  if (metadata_json.find("NaN") == std::string::npos && metadata_json.find("Infinity") == std::string::npos) {
+    return metadata_json;
+  }
+  static const std::regex bare_number(R"((:\s*)-?(NaN|Infinity)\b)");
+  return std::regex_replace(metadata_json, bare_number, "$1null");
+}
+
 std::vector<InputSpec> recorded_inputs(const std::string& metadata_json) {
   if (metadata_json.empty()) return {};
   try {
-    const auto metadata = nlohmann::json::parse(metadata_json);
+    const auto metadata = nlohmann::json::parse(strict_metadata_json(metadata_json));
     std::vector<InputSpec> inputs;
     for (const auto& input : metadata.at("inputs")) {
       InputSpec spec{input.at("name").get<std::string>(), input.at("type").get<std::string>(), "", {}};

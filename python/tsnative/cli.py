@@ -195,7 +195,7 @@ def _info(args: argparse.Namespace) -> int:
             f"model       {metadata['model']}",
             *(f"input       {item['name']}: {_describe(item)}" for item in metadata["inputs"]),
             f"output      {_describe(metadata['outputs'])}",
-            f"batch       {'dynamic (verified)' if metadata['dynamic_batch'] else 'as recorded'}",
+            f"batch       {metadata.get('batch') or ('dynamic (verified)' if metadata['dynamic_batch'] else 'as recorded')}",
             f"export      {metadata['export_mode']}, optimizations: {', '.join(metadata['optimizations']) or 'none'}",
         ]
         verification = metadata.get("verification")  # absent for a fine-tuned file that had no export metadata

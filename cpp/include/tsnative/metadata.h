@@ -29,6 +29,10 @@ std::string shape_text(const std::vector<int64_t>& shape);
 // Engine, read from the zip. Throws FileNotFound or ModelLoadError. (A loaded Engine has it: metadata_json().)
 std::string read_metadata_json(const std::string& path);
 
+// `metadata_json` with the bare NaN / Infinity that files exported before tsnative wrote strict JSON may hold (a
+// check that did not run) read as null, so that they still load.
+std::string strict_metadata_json(const std::string& metadata_json);
+
 // The recorded inputs, in order; empty for a file without metadata (""). Throws InvalidValue when the text is not
 // the JSON tsnative.export writes.
 std::vector<InputSpec> recorded_inputs(const std::string& metadata_json);

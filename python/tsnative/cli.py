@@ -195,7 +195,7 @@ def _info(args: argparse.Namespace) -> int:
             f"model       {metadata['model']}",
             *(f"input       {item['name']}: {_describe(item)}" for item in metadata["inputs"]),
             f"output      {_describe(metadata['outputs'])}",
-            f"batch       {metadata.get('batch') or ('dynamic (verified)' if metadata['dynamic_batch'] else 'as recorded')}",
+            f"batch       {_batch_text(metadata)}",
             f"export      {metadata['export_mode']}, optimizations: {', '.join(metadata['optimizations']) or 'none'}",
         ]
         verification = metadata.get("verification")  # absent for a fine-tuned file that had no export metadata
@@ -221,6 +221,13 @@ def _info(args: argparse.Namespace) -> int:
         )
     print("\n".join(lines))
     return 0
+
+
+def _batch_text(metadata: dict) -> str:
+    """What the file says of its batch dimension; files from before the "batch" entry only have the flag."""
+    if metadata.get("batch"):
+        return metadata["batch"]
+    return "dynamic (verified)" if metadata["dynamic_batch"] else "as recorded"
 
 
 def _describe(item: dict) -> str:

@@ -64,6 +64,13 @@ def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable
     # Declared as a server would, both batch sizes it serves (batch 1 first): the same engines serve both rounds.
     shapes = [(1, 3, 224, 224), (8, 3, 224, 224)]
     native = tsnative.Engine(pt, warmup_shapes=shapes)
+    for trial in native.fusion["trials"]:
+        print(
+            f"  auto fusion for {trial['shape']}: kept={trial['kept']} (fused {trial['fused_ms']:.2f} ms, unfused "
+            f"{trial['unfused_ms']:.2f} ms at load)"
+            if trial["verified"]
+            else f"  fusion refused: {trial['reason']}"
+        )
     one_executor = tsnative.Engine(pt, warmup_shapes=shapes, executor_per_shape=False)
     unfused = tsnative.Engine(pt, onednn_fusion=False, warmup_shapes=shapes)
     bf16 = tsnative.Engine(pt, precision="bf16", warmup_shapes=shapes)
@@ -103,7 +110,9 @@ def tiny_paths(folder: Path) -> dict[str, Callable[[int], list[float]]]:
     tsnative.export(tiny, torch.randn(1, 4), path, mode="trace")
     x = torch.randn(1, 4)
     runners: dict[str, Callable[[int], list[float]]] = {}
-    for suffix, fusion in (("", True), ("_no_fusion", False)):
+    # The default engine ("auto": fusion tried on the declared shape, kept only if right and faster), fusion forced
+    # on, and off.
+    for suffix, fusion in (("", "auto"), ("_fused", "on"), ("_no_fusion", "off")):
         engine = tsnative.Engine(path, warmup_shapes=[(1, 4)], onednn_fusion=fusion)
 
         def python_calls(count: int, engine: tsnative.Engine = engine) -> list[float]:

@@ -163,3 +163,29 @@ def test_loading_leaves_the_callers_random_stream_alone(conv_files: dict[str, Pa
     state = torch.random.get_rng_state()
     tsnative.Engine(conv_files["exported"], warmup_shapes=[(2, 3, 16, 16)])  # random warm-up inputs
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+class ListInput(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        return torch.relu(self.fc(torch.cat(xs)))
+
+
+def test_on_never_tries_calls_it_cannot_key_and_tries_at_most_eight_shapes(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = ListInput().eval()
+    engine = tsnative.Engine(frozen_file(module, tmp_path / "list.pt"), onednn_fusion="on")
+    xs = [torch.randn(2, 4), torch.randn(1, 4)]
+    for _ in range(5):  # a list argument has no shape to key a fused executor on: run unfused, never tried
+        with torch.no_grad():
+            torch.testing.assert_close(engine.predict(xs), module(xs))
+    assert engine.fusion["trials"] == []
+
+    path = frozen_file(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), tmp_path / "mlp.pt")
+    engine = tsnative.Engine(path, onednn_fusion="on")
+    for rows in range(1, 12):
+        engine.predict(torch.randn(rows, 4))
+    assert len(engine.fusion["trials"]) == 8  # each costs compiled kernels: capped

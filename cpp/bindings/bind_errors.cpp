@@ -52,6 +52,16 @@ void bind_errors(py::module_& /*module*/) {
       raise_tsnative("InferenceError", e, attributes);
     } catch (const Error& e) {
       raise_tsnative("TsnativeError", e);
+    } catch (const c10::OutOfMemoryError& e) {
+      PyErr_SetString(PyExc_MemoryError, detail::cause_line(detail::message_of(e)).c_str());
+    } catch (const c10::IndexError& e) {
+      PyErr_SetString(PyExc_IndexError, detail::cause_line(detail::message_of(e)).c_str());
+    } catch (const c10::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, detail::cause_line(detail::message_of(e)).c_str());
+    } catch (const c10::ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, detail::cause_line(detail::message_of(e)).c_str());
+    } catch (const c10::NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, detail::cause_line(detail::message_of(e)).c_str());
     } catch (const c10::Error& e) {
       // Anything LibTorch raised that the core did not translate (a conversion in the binding): one line, no C++
       // backtrace.

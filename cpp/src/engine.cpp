@@ -103,7 +103,7 @@ struct Engine::Impl {
   // oneDNN Graph fusion, tried on each declared call (see FusedExecutors) where it can apply at all.
   void set_up_fusion(const std::vector<std::vector<c10::IValue>>& calls) {
     fusion.mode = parse_fusion_mode(options.onednn_fusion);
-    auto unavailable = detail::fusion_unavailable(fusion.mode, device, detail::is_frozen(module));
+    auto unavailable = detail::fusion_unavailable(fusion.mode, device, detail::is_frozen(module), *method->graph());
     if (!unavailable && fusion.mode == FusionMode::kAuto && calls.empty()) {
       unavailable = "no warmup_shapes declared: \"auto\" tries fusion on declared shapes only";
     }

@@ -357,7 +357,13 @@ FinetuneResult finetune_checked(const std::string& model_path, const ImageDatase
   torch::jit::Module module = detail::load_checked(model_path, c10::Device(c10::kCPU), "", 0, metadata_json);
   const std::string input_name = forward_input_name(module, model_path);
 
-  at::manual_seed(options.seed);  // dropout and anything else drawing from the default generator
+  {
+    // Dropout and anything else drawing from the default CPU generator (at::manual_seed would also reseed every
+    // GPU's generator, which GlobalStateGuard does not restore; training runs on the CPU).
+    auto cpu_generator = at::detail::getDefaultCPUGenerator();
+    const std::lock_guard<std::mutex> lock(cpu_generator.mutex());
+    cpu_generator.set_current_seed(options.seed);
+  }
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);  // head init, then shuffling
   FinetuneResult result;
   try {

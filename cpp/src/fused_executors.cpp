@@ -52,17 +52,29 @@ c10::IValue FusedExecutors::run_fused(const torch::jit::Function& function, std:
 }
 
 c10::IValue FusedExecutors::trial(const std::vector<c10::IValue>& call, const Runner& unfused) {
-  const std::lock_guard<std::mutex> one_trial(trial_mutex_);
-  return trial_locked(call, unfused, mode_ == FusionMode::kAuto);
+  std::optional<c10::IValue> output;
+  {
+    const std::lock_guard<std::mutex> one_trial(trial_mutex_);
+    output = trial_locked(call, unfused, mode_ == FusionMode::kAuto);
+  }
+  return output ? std::move(*output) : unfused(call);
 }
 
-c10::IValue FusedExecutors::trial_locked(const std::vector<c10::IValue>& call, const Runner& unfused,
-                                         bool time_it) const {
+std::optional<c10::IValue> FusedExecutors::trial_locked(const std::vector<c10::IValue>& call, const Runner& unfused,
+                                                        bool time_it) const {
   auto shape = CallShape::of_arguments(call);
+  {
+    const std::shared_lock lock(mutex_);
+    // Another thread tried this shape while this one waited for its turn, or the cap is reached: not tried.
+    if (tried_.size() >= kMaxShapes) return std::nullopt;
+    for (const auto& seen : tried_) {
+      if (shape && seen.matches(call)) return std::nullopt;
+    }
+  }
   c10::IValue reference = unfused(copy_of(call));
   FusionTrial trial;
   if (!shape) {
-    // Containers as arguments: no key to specialise an executor on.
+    // Containers as arguments: no key to specialise an executor on (run() sends such calls unfused).
     trial.shape = "(arguments other than tensors and scalars)";
     trial.reason = "the method takes arguments other than tensors and plain scalars";
     const std::unique_lock lock(mutex_);
@@ -70,13 +82,6 @@ c10::IValue FusedExecutors::trial_locked(const std::vector<c10::IValue>& call, c
     return reference;
   }
   trial.shape = shape->text();
-  {
-    const std::shared_lock lock(mutex_);
-    // Another thread tried this shape while this one waited for its turn.
-    for (const auto& seen : tried_) {
-      if (seen.matches(call)) return reference;
-    }
-  }
   const std::string name = "fused_shape" + std::to_string(tried_.size());
   torch::jit::Function* function = unit_.create_function(name, graph_->copy());
   int call_number = 0;
@@ -98,14 +103,19 @@ c10::IValue FusedExecutors::trial_locked(const std::vector<c10::IValue>& call, c
   if (trial.verified && time_it) {
     std::vector<double> fused;
     std::vector<double> plain;
-    for (int i = 0; i < kTimedRuns; ++i) {
-      plain.push_back(time_ms([&] { unfused(call); }));
-      fused.push_back(time_ms([&] { run_fused(*function, call); }));
+    try {
+      for (int i = 0; i < kTimedRuns; ++i) {
+        plain.push_back(time_ms([&] { unfused(call); }));
+        fused.push_back(time_ms([&] { run_fused(*function, call); }));
+      }
+      trial.fused_ms = median_ms(fused);
+      trial.unfused_ms = median_ms(plain);
+      trial.kept = *trial.fused_ms < *trial.unfused_ms;
+      if (!trial.kept) trial.reason = "slower than the unfused graph";
+    } catch (const std::exception& e) {
+      trial.verified = trial.kept = false;
+      trial.reason = "fused call failed while timed: " + cause_of(e);
     }
-    trial.fused_ms = median_ms(fused);
-    trial.unfused_ms = median_ms(plain);
-    trial.kept = *trial.fused_ms < *trial.unfused_ms;
-    if (!trial.kept) trial.reason = "slower than the unfused graph";
   }
   const std::unique_lock lock(mutex_);
   tried_.push_back(*shape);
@@ -131,10 +141,16 @@ c10::IValue FusedExecutors::run(std::vector<c10::IValue> inputs, const Runner& u
           std::none_of(tried_.begin(), tried_.end(), [&](const CallShape& shape) { return shape.matches(inputs); });
     }
   }
-  if (try_now) {
-    // "on": a call shape seen for the first time is tried now; its unfused output answers this call.
-    const std::lock_guard<std::mutex> one_trial(trial_mutex_);
-    return trial_locked(inputs, unfused, false);
+  // "on": a call shape seen for the first time is tried now, and its unfused output answers this call. Calls with
+  // container arguments have no shape to key an executor on: never tried.
+  if (try_now && CallShape::of_arguments(inputs)) {
+    std::optional<c10::IValue> output;
+    {
+      const std::lock_guard<std::mutex> one_trial(trial_mutex_);
+      output = trial_locked(inputs, unfused, false);
+    }
+    if (output) return std::move(*output);
+    return run(std::move(inputs), unfused);  // tried meanwhile by another thread, or the cap was reached
   }
   if (!function) return unfused(std::move(inputs));
   try {

@@ -61,7 +61,10 @@ class FusedExecutors {
     torch::jit::Function* function;  // owned by unit_
   };
   c10::IValue run_fused(const torch::jit::Function& function, std::vector<c10::IValue> inputs) const;
-  c10::IValue trial_locked(const std::vector<c10::IValue>& call, const Runner& unfused, bool time_it) const;
+  // The trial itself, with trial_mutex_ held; nullopt (nothing run) when the shape was tried already or kMaxShapes
+  // shapes have been.
+  std::optional<c10::IValue> trial_locked(const std::vector<c10::IValue>& call, const Runner& unfused,
+                                          bool time_it) const;
 
   c10::IValue self_;
   std::shared_ptr<torch::jit::Graph> graph_;

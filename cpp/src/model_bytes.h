@@ -13,9 +13,10 @@ namespace tsnative::detail {
 
 class ModelBytes : public caffe2::serialize::ReadAdapterInterface {
  public:
-  // Reads `path` whole. Throws FileNotFound, or ModelLoadError for what is not a regular file (a directory, a
-  // FIFO, whose open() would block until a writer comes, a socket, a device), an empty file, or a file larger
-  // than `max_bytes` (0: the machine's physical memory).
+  // Reads `path` whole. Throws FileNotFound, or ModelLoadError for what cannot be opened or is not a regular file
+  // (a directory, a FIFO, whose open() would otherwise block until a writer comes, a socket, a device), an empty
+  // file, or a file larger than `max_bytes` (0: the machine's physical memory). The bytes are held while the model
+  // loads: peak memory is the file plus the loaded model.
   static std::shared_ptr<ModelBytes> read(const std::string& path, uint64_t max_bytes);
 
   size_t size() const override { return bytes_.size(); }

@@ -70,6 +70,7 @@ at::Tensor load_npy(const std::string& path) {
   const uint64_t data_available = std::filesystem::file_size(path) - data_offset;
   const uint64_t item_size = c10::elementSize(scalar_type);
   uint64_t declared = item_size;
+  if (dims.find('-') != std::string::npos) fail(path, "the header declares a negative dimension: (" + dims + ")");
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
     const std::string digits = it->str();
     if (digits.size() > 18) fail(path, "the header declares a dimension of " + digits + ", more than any file holds");

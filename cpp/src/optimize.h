@@ -24,9 +24,11 @@ std::vector<std::string> freeze_for_inference(torch::jit::Module& module, const 
 // whose weights are buffers has no parameters and is not frozen.
 bool is_frozen(const torch::jit::Module& module);
 
-// Why oneDNN Graph fusion cannot apply to a module on `device` (mode off, not a CPU, no oneDNN in this LibTorch,
-// not frozen); nullopt when it can, after installing tsnative's fusion pass into LibTorch (once per process).
-std::optional<std::string> fusion_unavailable(FusionMode mode, c10::Device device, bool frozen);
+// Why oneDNN Graph fusion cannot apply to a method's `graph` on `device` (mode off, not a CPU, no oneDNN in this
+// LibTorch, not frozen, calls to other functions); nullopt when it can, after installing tsnative's fusion pass
+// into LibTorch (once per process).
+std::optional<std::string> fusion_unavailable(FusionMode mode, c10::Device device, bool frozen,
+                                              const torch::jit::Graph& graph);
 
 // While alive, TorchScript graphs optimised on this thread are fused with oneDNN Graph when `fuse` is true
 // (only an engine's fused executors open one with true, so no other graph in the process is fused).

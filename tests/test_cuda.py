@@ -172,3 +172,40 @@ def test_a_model_drawing_random_numbers_is_not_captured(tmp_path: Path) -> None:
     assert "cuda_graphs skipped (the model draws random numbers (aten::rand_like))" in engine.optimizations
     x = torch.zeros(4)
     assert not torch.equal(engine.predict(x), engine.predict(x))
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"cuda_graphs": True, "warmup_shapes": [(2, 3, 224, 224)]}], ids=["eager", "graphs"]
+)
+def test_cuda_outputs_are_ordinary_tensors(resnet18_files: dict[str, Path], options: dict) -> None:
+    # The same contract as on the CPU: no autograd history, not inference tensors, changeable in place.
+    engine = tsnative.Engine(resnet18_files["trace"], device="cuda", outputs_on_device=True, **options)
+    out = engine.predict(torch.randn(2, 3, 224, 224))
+    assert out.is_cuda and not out.requires_grad and not out.is_inference()
+    before = out.clone()
+    out.add_(1)
+    assert torch.equal(out, before + 1)
+
+
+def test_cuda_graph_engines_beside_torch_compile_reduce_overhead(resnet18_files: dict[str, Path]) -> None:
+    # The outside check's sequence: CUDA-graph engines, then torch.compile(mode="reduce-overhead") recording graphs
+    # for batch sizes 1, 8 and 32 (each recording frees every cuBLAS workspace in the process), then the engines
+    # again: before the fix, "an illegal memory access" here and an abort at exit.
+    import torchvision
+
+    path = resnet18_files["trace"]
+    batches = (1, 8)
+    engines = {
+        b: tsnative.Engine(path, device="cuda", cuda_graphs=True, warmup_shapes=[(b, 3, 224, 224)]) for b in batches
+    }
+    inputs = {b: torch.randn(b, 3, 224, 224) for b in batches}
+    before = {b: engines[b].predict(inputs[b]) for b in batches}
+    compiled = torch.compile(torchvision.models.resnet18(weights=None).eval().cuda(), mode="reduce-overhead")
+    with torch.no_grad():
+        for batch in (1, 8, 32):
+            for _ in range(3):
+                compiled(torch.randn(batch, 3, 224, 224, device="cuda"))
+    torch.cuda.synchronize()
+    for b in batches:
+        assert torch.equal(engines[b].predict(inputs[b]), before[b])
+    torch.cuda.synchronize()

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <type_traits>
 
 #include "test_models.h"
 #include "tsnative/errors.h"
@@ -166,6 +167,9 @@ TEST_F(EngineTest, ReducedPrecisionConvertsWeightsAndFloatInputsOnly) {
   }
   EXPECT_THROW(Engine(path, EngineOptions{.precision = "fp8"}), InvalidValue);
 }
+
+// A moved-from Engine would hold no model and crash on any call: moves are deleted (hold it in a unique_ptr).
+static_assert(!std::is_move_constructible_v<Engine> && !std::is_move_assignable_v<Engine>);
 
 TEST_F(EngineTest, ExecutorPerDeclaredShape) {
   const auto path = save_module(dir.file("affine.pt"), "def forward(self, x: Tensor) -> Tensor:\n  return x * 2 + 1\n");

@@ -72,11 +72,14 @@ int run(const Arguments& arguments) {
   apply_tf32(arguments.tf32);
   try {
     EngineOptions options = arguments.engine;
-    // The input's shapes (from the file's metadata and the options) are declared, so the engine warms up, tries
-    // fusion and captures CUDA graphs for exactly what ts-infer runs: read them first.
+    // When the input is run many times (--iters) or captured (--cuda-graphs), its shapes (from the file's metadata
+    // and the options) are declared, so the engine warms up, tries fusion and captures CUDA graphs for exactly what
+    // ts-infer runs. A single run is left to the plain graph: a warm-up and a fusion trial would cost more.
     inputs = prepare(read_metadata_json(arguments.model));
-    options.warmup_shapes.emplace_back();
-    for (const auto& input : inputs) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
+    if (arguments.iterations > 0 || options.cuda_graphs) {
+      options.warmup_shapes.emplace_back();
+      for (const auto& input : inputs) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
+    }
     engine.emplace(arguments.model, options);
   } catch (const FileNotFound& e) {
     std::cerr << "Error loading model: " << e.what() << std::endl;

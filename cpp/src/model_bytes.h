@@ -1,6 +1,6 @@
-// A model file's bytes, read once: the SHA-256 pin, the archive checks and LibTorch's loader all read this one
-// buffer, so a file swapped on disk between the checks and the load cannot get past them (isolate=True relies
-// on the pin), and the file is read from disk once instead of four times.
+// A model file opened once: the SHA-256 pin, the archive checks and LibTorch's loader all read through this one
+// object, never through the path again, so a file swapped at that path between the checks and the load cannot get
+// past them (isolate=True relies on the pin).
 #pragma once
 
 #include <caffe2/serialize/read_adapter_interface.h>
@@ -13,18 +13,31 @@ namespace tsnative::detail {
 
 class ModelBytes : public caffe2::serialize::ReadAdapterInterface {
  public:
-  // Reads `path` whole. Throws FileNotFound, or ModelLoadError for what cannot be opened or is not a regular file
-  // (a directory, a FIFO, whose open() would otherwise block until a writer comes, a socket, a device), an empty
-  // file, or a file larger than `max_bytes` (0: the machine's physical memory). The bytes are held while the model
-  // loads: peak memory is the file plus the loaded model.
-  static std::shared_ptr<ModelBytes> read(const std::string& path, uint64_t max_bytes);
+  enum class Hold {
+    kFile,    // read through the open descriptor: a file replaced at the path is not seen
+    kMemory,  // read whole into memory: what is hashed is exactly what is checked and loaded (for a SHA-256 pin;
+              // peak memory is then the file plus the loaded model)
+  };
 
-  size_t size() const override { return bytes_.size(); }
+  // Opens `path` (without blocking) and checks it through the open descriptor. Throws FileNotFound, or
+  // ModelLoadError for what cannot be opened or is not a regular file (a directory, a FIFO, whose open() would
+  // otherwise block until a writer comes, a socket, a device), an empty file, or a file larger than `max_bytes`
+  // (0: the machine's physical memory).
+  static std::shared_ptr<ModelBytes> open(const std::string& path, uint64_t max_bytes, Hold hold);
+  ~ModelBytes() override;
+  ModelBytes(const ModelBytes&) = delete;
+  ModelBytes& operator=(const ModelBytes&) = delete;
+
+  size_t size() const override { return size_; }
   size_t read(uint64_t pos, void* buf, size_t n, const char* what = "") const override;
+  // The file's bytes; only with Hold::kMemory.
   const std::string& bytes() const { return bytes_; }
 
  private:
-  explicit ModelBytes(std::string bytes) : bytes_(std::move(bytes)) {}
+  ModelBytes(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
   std::string bytes_;
 };
 

@@ -15,7 +15,10 @@ namespace tsnative::detail {
 
 torch::jit::Module load_checked(const std::string& path, c10::Device device, const std::string& sha256,
                                 uint64_t max_archive_bytes, std::string& metadata_json) {
-  const auto bytes = ModelBytes::read(path, max_archive_bytes);
+  // A pinned file is read into memory so that the bytes hashed are the bytes loaded; otherwise it is read through
+  // the descriptor opened here (a file replaced at the path meanwhile is not seen either way).
+  const auto bytes =
+      ModelBytes::open(path, max_archive_bytes, sha256.empty() ? ModelBytes::Hold::kFile : ModelBytes::Hold::kMemory);
   if (!sha256.empty()) verify_sha256(path, bytes->bytes(), sha256);
   check_torchscript_archive(path, bytes, max_archive_bytes);
   try {
@@ -40,7 +43,7 @@ torch::jit::Module load_checked(const std::string& path, c10::Device device, con
 namespace tsnative {
 
 std::string read_metadata_json(const std::string& path) {
-  const auto bytes = detail::ModelBytes::read(path, 0);
+  const auto bytes = detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile);
   detail::check_torchscript_archive(path, bytes, 0);
   const std::string record = std::string("extra/") + kMetadataFile;
   try {

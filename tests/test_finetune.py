@@ -336,3 +336,8 @@ def test_tsnative_finetune_command_and_info(model: Path, images: Path, tmp_path:
     assert "verified    at export, before fine-tuning: passed on" in info.stdout  # the export's check, said as such
     bad = subprocess.run([*command[:-2], "--out", str(out), "--trainable", "x"], capture_output=True, text=True)
     assert bad.returncode == 2
+    # --json: stdout is the JSON alone (progress and the summary go to stderr), as ts-train --json does.
+    as_json = subprocess.run([*command, "--epochs", "1", "--json"], capture_output=True, text=True, timeout=300)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["best_epoch"] == 1
+    assert "epoch 1/1  train loss" in as_json.stderr and "Best: epoch" in as_json.stderr

@@ -10,19 +10,32 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from ._version import __version__
 from .engine import Engine
-from .errors import TsnativeError
 from .export import export
+
+
+def _count(text: str) -> int:
+    """argparse type for sizes and counts: a positive integer, refused with a one-line usage error otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tsnative", description="Take a PyTorch model out of Python.")
+    parser.add_argument("--version", action="version", version=f"tsnative {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     export_parser = commands.add_parser(
@@ -34,9 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_parser.add_argument("model", help="torchvision model name, e.g. resnet18, mobilenet_v3_small")
     export_parser.add_argument("out", type=Path, help="the .pt file to write")
     export_parser.add_argument("--mode", choices=["script", "trace", "auto"], default="script")
-    export_parser.add_argument("--batch", type=int, default=2, help="batch size of the example input (default 2)")
-    export_parser.add_argument("--size", type=int, default=224, help="image height and width (default 224)")
-    export_parser.add_argument("--classes", type=int, default=1000, help="number of output classes (default 1000)")
+    export_parser.add_argument("--batch", type=_count, default=2, help="batch size of the example input (default 2)")
+    export_parser.add_argument("--size", type=_count, default=224, help="image height and width (default 224)")
+    export_parser.add_argument("--classes", type=_count, default=1000, help="number of output classes (default 1000)")
     export_parser.add_argument("--no-optimize", action="store_true", help="do not freeze the module")
     export_parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
 
@@ -50,14 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench_parser.add_argument("--mode", default="script,trace", help="export modes, comma-separated")
     bench_parser.add_argument("--device", default="cpu", help="devices, comma-separated: cpu,cuda")
     bench_parser.add_argument("--batch", default="1,2,4,8,16,32", help="batch sizes, comma-separated")
-    bench_parser.add_argument("--threads", type=int, default=None, help="intra-op threads for every path")
-    bench_parser.add_argument("--size", type=int, default=224, help="input height and width (default 224)")
+    bench_parser.add_argument("--threads", type=_count, default=None, help="intra-op threads for every path")
+    bench_parser.add_argument("--size", type=_count, default=224, help="input height and width (default 224)")
     bench_parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (bench-out)")
     bench_parser.add_argument("--budget", type=float, default=30.0, help="seconds per configuration at most")
     bench_parser.add_argument("--target-spread", type=float, default=0.05, help="stop when IQR/median is below")
     bench_parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out")
     bench_parser.add_argument("--no-cold-loads", action="store_true", help="skip fresh-process load timings")
-    bench_parser.add_argument("--cold-repeats", type=int, default=3, help="fresh processes per cold load (3)")
+    bench_parser.add_argument("--cold-repeats", type=_count, default=3, help="fresh processes per cold load (3)")
 
     finetune_parser = commands.add_parser(
         "finetune",
@@ -69,20 +82,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     finetune_parser.add_argument("--model", type=Path, required=True, help="TorchScript file, saved unfrozen")
     finetune_parser.add_argument("--train", type=Path, required=True, help="training map file or image folder")
     finetune_parser.add_argument("--test", type=Path, required=True, help="test map file or image folder")
-    finetune_parser.add_argument("--classes", type=int, required=True, help="classes of the new head")
-    finetune_parser.add_argument("--epochs", type=int, default=5, help="passes over the training data (5)")
+    finetune_parser.add_argument("--classes", type=_count, required=True, help="classes of the new head")
+    finetune_parser.add_argument("--epochs", type=_count, default=5, help="passes over the training data (5)")
     finetune_parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (0.001)")
-    finetune_parser.add_argument("--batch", type=int, default=32, help="batch size (32)")
-    finetune_parser.add_argument("--size", type=int, default=224, help="images are resized to size x size (224)")
+    finetune_parser.add_argument("--batch", type=_count, default=32, help="batch size (32)")
+    finetune_parser.add_argument("--size", type=_count, default=224, help="images are resized to size x size (224)")
     finetune_parser.add_argument("--trainable", choices=["head", "all"], default="head", help="what trains (head)")
     finetune_parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="adam or sgd (adam)")
     finetune_parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (0.9)")
     finetune_parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (0)")
     finetune_parser.add_argument("--head", default="fc", help="the classifier submodule to replace (fc)")
     finetune_parser.add_argument("--seed", type=int, default=0, help="seed of the head and the shuffling (0)")
-    finetune_parser.add_argument("--threads", type=int, default=None, help="intra-op threads")
+    finetune_parser.add_argument("--threads", type=_count, default=None, help="intra-op threads")
     finetune_parser.add_argument("--out", type=Path, default=Path("best.pt"), help="the best model's file (best.pt)")
-    finetune_parser.add_argument("--json", action="store_true", help="print the history as JSON at the end")
+    finetune_parser.add_argument(
+        "--json", action="store_true", help="print the history as JSON at the end (progress goes to stderr)"
+    )
 
     info_parser = commands.add_parser("info", help="show what an exported file expects and records")
     info_parser.add_argument("path", type=Path)
@@ -92,8 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handlers = {"export": _export, "info": _info, "bench": _bench, "finetune": _finetune}
         return handlers[args.command](args)
-    except (TsnativeError, FileNotFoundError, ValueError, TypeError) as error:
-        print(f"tsnative {args.command}: error: {error}", file=sys.stderr)
+    except BrokenPipeError:
+        # The reader went away (`tsnative info m.pt | head -2`): not an error. Python would report the pipe again
+        # when it flushes stdout at exit, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"tsnative {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, RuntimeError, ValueError, TypeError, MemoryError) as error:
+        # tsnative's errors (RuntimeError subclasses), the OS's and torch's: one line, never a traceback.
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"tsnative {args.command}: error: {text}", file=sys.stderr)
         return 1
 
 
@@ -144,7 +169,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from .finetune import finetune
+    from .finetune import EpochRecord, finetune
+
+    progress = True
+    if args.json:
+        # stdout carries the JSON alone: the per-epoch lines go to stderr, as ts-train --json does.
+        def progress(record: EpochRecord) -> None:
+            print(record.line(args.epochs), file=sys.stderr, flush=True)
 
     history = finetune(
         args.model,
@@ -163,11 +194,13 @@ def _finetune(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         out=args.out,
+        progress=progress,
     )
     print(
         f"Best: epoch {history.best_epoch}, test accuracy {100 * history.best_test_accuracy:.2f}%, saved to "
         f"{history.out} ({history.trainable_parameters:,} of {history.total_parameters:,} parameters trained; "
-        f"{history.train_images} train / {history.test_images} test images)"
+        f"{history.train_images} train / {history.test_images} test images)",
+        file=sys.stderr if args.json else sys.stdout,
     )
     if args.json:
         print(json.dumps(history.to_dict(), indent=1))

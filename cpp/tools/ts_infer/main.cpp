@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   Arguments arguments;
   CLI::App app{"Run a TorchScript model natively (LibTorch) and print its top classes; time it with --iters.",
                "ts-infer"};
+  app.set_version_flag("--version", std::string("ts-infer ") + TSNATIVE_VERSION);
   app.add_option("model", arguments.model, "TorchScript file (.pt)")->required();
   app.add_option("--device", arguments.engine.device, "cpu, cuda or cuda:N")->capture_default_str();
   auto* batch =
@@ -158,7 +159,7 @@ int main(int argc, char** argv) {
     arguments.engine.check_inputs = !no_input_check;
     arguments.engine.freeze = !no_freeze;
     if (no_fusion) arguments.engine.onednn_fusion = "off";
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const std::exception& e) {  // CLI::ParseError, or a malformed --shape
     std::cerr << "ts-infer: " << e.what() << "\n"

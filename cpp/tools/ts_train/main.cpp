@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   auto& options = arguments.options;
   CLI::App app{"Fine-tune a TorchScript classifier natively (LibTorch): replace its head, train, keep the best epoch.",
                "ts-train"};
+  app.set_version_flag("--version", std::string("ts-train ") + TSNATIVE_VERSION);
   app.add_option("--model", arguments.model, "TorchScript file, saved unfrozen (tsnative export --no-optimize)")
       ->required();
   app.add_option("--train", arguments.train, "training data: map file (path<TAB>class per line) or image folder")
@@ -147,7 +148,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "ts-train: " << e.what() << "\n"

@@ -51,9 +51,10 @@ class Engine(_C.Engine):
         isolate: first load the file in a child process with memory and time limits (:func:`tsnative.trial_load`;
             ``True``: :class:`tsnative.Isolation`'s defaults, 4 GiB and 60 s), then load the same bytes here
             (pinned by their SHA-256). For files from untrusted sources; costs a Python start with torch (~2 s).
-        freeze: freeze a module that still has parameters (weights become constants, conv+batchnorm folded,
-            dropout removed); a file from ``tsnative.export`` is frozen already. Skipped (and said so in
-            :attr:`optimizations`) for a module freezing refuses.
+        freeze: freeze a module that is not frozen yet, i.e. whose graph reads weights (parameters or buffers)
+            through attributes: they become constants, conv+batchnorm folded, dropout removed. A file from
+            ``tsnative.export`` is frozen already. Skipped (and said so in :attr:`optimizations`) for a module
+            freezing refuses.
         onednn_fusion: on the CPU, for a frozen module, compile conv/linear/elementwise chains with oneDNN Graph.
             LibTorch's fuser breaks some real models (the fused graph raises from its second call, or could
             differ), so the engine never trusts it blindly: each call shape gets a fused executor of its own,

@@ -25,7 +25,7 @@ struct EngineOptions {
   std::string sha256;              // when set, the file's SHA-256 (hex) must match before anything is parsed
   uint64_t max_archive_bytes = 0;  // refuse archives declaring more data than this; 0: the machine's memory
   // Inference optimisations (Engine::optimizations() lists what was applied):
-  bool freeze = true;  // freeze a module that still has parameters (weights become constants, conv+bn fold)
+  bool freeze = true;  // freeze a module whose graph still reads weights through attributes (conv+bn fold)
   // CPU, frozen modules: oneDNN Graph fusion, "auto" (tried on each warmup_shapes entry, kept where it gives the
   // unfused outputs and is faster), "on" (tried on every call shape, declared or on its first call, kept where it
   // gives the unfused outputs) or "off". A fused graph that raises later is dropped for good (Engine::fusion()).

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-input-check", no_input_check, "do not check inputs against the export metadata");
   bool no_freeze = false;
   bool no_fusion = false;
-  app.add_flag("--no-freeze", no_freeze, "do not freeze a module that still has parameters");
+  app.add_flag("--no-freeze", no_freeze, "do not freeze a module that is not frozen yet");
   app.add_option("--fusion", arguments.engine.onednn_fusion,
                  "CPU: oneDNN Graph fusion: auto (kept where it is verified and faster for the input's shape), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))

@@ -19,6 +19,21 @@ void raise_tsnative(const char* class_name, const std::exception& error, py::dic
   PyErr_SetObject(cls.ptr(), exception.ptr());
 }
 
+void raise_libtorch(const c10::Error& error) {
+  const std::string line = detail::cause_line(detail::message_of(error));
+  PyObject* type = dynamic_cast<const c10::OutOfMemoryError*>(&error)      ? PyExc_MemoryError
+                   : dynamic_cast<const c10::IndexError*>(&error)          ? PyExc_IndexError
+                   : dynamic_cast<const c10::TypeError*>(&error)           ? PyExc_TypeError
+                   : dynamic_cast<const c10::ValueError*>(&error)          ? PyExc_ValueError
+                   : dynamic_cast<const c10::NotImplementedError*>(&error) ? PyExc_NotImplementedError
+                                                                           : nullptr;
+  if (type != nullptr) {
+    PyErr_SetString(type, line.c_str());
+  } else {
+    raise_tsnative("TsnativeError", std::runtime_error(line));
+  }
+}
+
 }  // namespace
 
 void bind_errors(py::module_& /*module*/) {
@@ -52,20 +67,10 @@ void bind_errors(py::module_& /*module*/) {
       raise_tsnative("InferenceError", e, attributes);
     } catch (const Error& e) {
       raise_tsnative("TsnativeError", e);
-    } catch (const c10::OutOfMemoryError& e) {
-      PyErr_SetString(PyExc_MemoryError, detail::cause_line(detail::message_of(e)).c_str());
-    } catch (const c10::IndexError& e) {
-      PyErr_SetString(PyExc_IndexError, detail::cause_line(detail::message_of(e)).c_str());
-    } catch (const c10::TypeError& e) {
-      PyErr_SetString(PyExc_TypeError, detail::cause_line(detail::message_of(e)).c_str());
-    } catch (const c10::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, detail::cause_line(detail::message_of(e)).c_str());
-    } catch (const c10::NotImplementedError& e) {
-      PyErr_SetString(PyExc_NotImplementedError, detail::cause_line(detail::message_of(e)).c_str());
     } catch (const c10::Error& e) {
       // Anything LibTorch raised that the core did not translate (a conversion in the binding): one line, no C++
-      // backtrace.
-      raise_tsnative("TsnativeError", std::runtime_error(detail::cause_line(detail::message_of(e))));
+      // backtrace, as the Python class its type maps to (torch's own mapping), else TsnativeError.
+      raise_libtorch(e);
     }
   });
 }

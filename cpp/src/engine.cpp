@@ -102,7 +102,6 @@ struct Engine::Impl {
 
   // oneDNN Graph fusion, tried on each declared call (see FusedExecutors) where it can apply at all.
   void set_up_fusion(const std::vector<std::vector<c10::IValue>>& calls) {
-    fusion.mode = parse_fusion_mode(options.onednn_fusion);
     auto unavailable = detail::fusion_unavailable(fusion.mode, device, detail::is_frozen(module), *method->graph());
     if (!unavailable && fusion.mode == FusionMode::kAuto && calls.empty()) {
       unavailable = "no warmup_shapes declared: \"auto\" tries fusion on declared shapes only";
@@ -193,7 +192,7 @@ void Engine::Impl::load() {
                        std::to_string(options.threads));
   }
   precision = detail::parse_precision(options.precision);
-  parse_fusion_mode(options.onednn_fusion);  // refused before the file is read
+  fusion.mode = parse_fusion_mode(options.onednn_fusion);  // refused before the file is read
   if (options.cuda_graphs && !device.is_cuda()) {
     throw InvalidValue("cuda_graphs: needs a CUDA device, got device \"" + options.device + "\"");
   }

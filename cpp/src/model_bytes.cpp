@@ -25,7 +25,7 @@ std::shared_ptr<ModelBytes> ModelBytes::open(const std::string& path, uint64_t m
     throw ModelLoadError(path, std::string("the file cannot be opened for reading (") + std::strerror(errno) + ")");
   }
   // Owns the descriptor from here on, also when a check below refuses the file.
-  std::shared_ptr<ModelBytes> file(new ModelBytes(path, fd, 0));
+  std::shared_ptr<ModelBytes> file(new ModelBytes(fd, 0));
   struct stat status{};
   if (::fstat(fd, &status) != 0) {
     throw ModelLoadError(path, std::string("the file cannot be examined (") + std::strerror(errno) + ")");

@@ -34,8 +34,7 @@ class ModelBytes : public caffe2::serialize::ReadAdapterInterface {
   const std::string& bytes() const { return bytes_; }
 
  private:
-  ModelBytes(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
-  std::string path_;
+  ModelBytes(int fd, uint64_t size) : fd_(fd), size_(size) {}
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string bytes_;

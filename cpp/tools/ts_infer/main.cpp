@@ -70,13 +70,14 @@ int run(const Arguments& arguments) {
     return prepare_inputs(recorded_inputs(metadata_json), arguments.input);
   };
   apply_tf32(arguments.tf32);
+  const bool declare = arguments.iterations > 0 || arguments.engine.cuda_graphs;
   try {
     EngineOptions options = arguments.engine;
     // When the input is run many times (--iters) or captured (--cuda-graphs), its shapes (from the file's metadata
     // and the options) are declared, so the engine warms up, tries fusion and captures CUDA graphs for exactly what
     // ts-infer runs. A single run is left to the plain graph: a warm-up and a fusion trial would cost more.
-    inputs = prepare(read_metadata_json(arguments.model));
-    if (arguments.iterations > 0 || options.cuda_graphs) {
+    if (declare) {
+      inputs = prepare(read_metadata_json(arguments.model));
       options.warmup_shapes.emplace_back();
       for (const auto& input : inputs) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
     }
@@ -88,6 +89,8 @@ int run(const Arguments& arguments) {
     std::cerr << "Error loading model: " << e.what() << std::endl;
     return 1;
   }
+  // Read from the loaded engine when it was not needed before the load: the file is opened and checked once.
+  if (!declare) inputs = prepare(engine->metadata_json());
   std::vector<c10::IValue> values;
   for (const auto& input : inputs) values.emplace_back(input.tensor);
 

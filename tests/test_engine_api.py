@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 import tsnative
@@ -46,12 +47,18 @@ def test_defaults_and_chosen_method(tmp_path: Path) -> None:
     torch.testing.assert_close(negate(torch.ones(2)), -torch.ones(2))
 
 
-def test_threads_setting_is_applied(recurrent_file: Path) -> None:
+def test_threads_are_set_by_configure_alone(recurrent_file: Path) -> None:
     before = torch.get_num_threads()
     try:
-        tsnative.Engine(recurrent_file, threads=1)
+        tsnative.configure(threads=1)
+        assert torch.get_num_threads() == 1 and tsnative.runtime()["threads"] == 1
+        torch.set_num_threads(2)
+        tsnative.Engine(recurrent_file, warmup_shapes=[((1, 4), (1, 4))])  # an engine leaves the setting alone
+        assert torch.get_num_threads() == 2
+        with pytest.warns(DeprecationWarning, match=r"tsnative.configure\(threads=N\)"):
+            tsnative.Engine(recurrent_file, threads=1)  # the old spelling still works, said to be process-wide
         assert torch.get_num_threads() == 1
-        tsnative.Engine(recurrent_file)  # None leaves the process-wide setting alone
-        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="threads: expected a positive count, got 0"):
+            tsnative.configure(threads=0)
     finally:
         torch.set_num_threads(before)

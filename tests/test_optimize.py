@@ -16,25 +16,33 @@ from conftest import Recurrent, SmallConvNet, python_reference, run_tool, save_s
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
 
-NOT_DECLARED = 'onednn_fusion skipped (no warmup_shapes declared: "auto" tries fusion on declared shapes only)'
+NOT_DECLARED = 'no warmup_shapes declared: "auto" tries fusion on declared shapes only'
 
 
 @pytest.mark.parametrize("mode", ["script", "trace"])
 @pytest.mark.parametrize(
-    ("freeze", "fusion", "applied"),
+    ("freeze", "fusion", "steps"),
     [
-        (True, "auto", ["freeze", NOT_DECLARED]),
-        (True, True, ["freeze", "onednn_fusion (tried on each call shape's first call)"]),
-        (True, False, ["freeze"]),
-        (False, True, ["onednn_fusion skipped (the module is not frozen)"]),
+        (True, "auto", [("freeze", True, ""), ("onednn_fusion", False, NOT_DECLARED)]),
+        (True, True, [("freeze", True, ""), ("onednn_fusion", True, "")]),
+        (True, False, [("freeze", True, "")]),
+        (False, True, [("onednn_fusion", False, "the module is not frozen")]),
         (False, False, []),
     ],
 )
 def test_each_optimisation_keeps_outputs_close_to_eager(
-    conv_model: SmallConvNet, conv_files: dict[str, Path], mode: str, freeze: bool, fusion: bool, applied: list[str]
+    conv_model: SmallConvNet,
+    conv_files: dict[str, Path],
+    mode: str,
+    freeze: bool,
+    fusion: bool,
+    steps: list[tuple[str, bool, str]],
 ) -> None:
     engine = tsnative.Engine(conv_files[mode], freeze=freeze, onednn_fusion=fusion)
-    assert engine.optimizations == applied
+    report = engine.load_report
+    assert [(step["name"], step["applied"], step["reason"]) for step in report["steps"]] == steps
+    assert report["frozen"] == freeze and report["backend"] == "torchscript"
+    assert engine.optimizations == [step["note"] for step in report["steps"]]  # the view for people
     assert engine.parameter_count == sum(p.numel() for p in conv_model.parameters())  # counted before freezing
     torch.manual_seed(1)
     for batch in (1, 3, 1):  # a second shape, then the first again (guards and fallbacks of the fused graph)
@@ -77,7 +85,15 @@ def test_freezing_keeps_the_other_methods(conv_model: SmallConvNet, conv_files: 
 
 def test_warmup_shapes_run_at_load(conv_model: SmallConvNet, conv_files: dict[str, Path]) -> None:
     engine = tsnative.Engine(conv_files["trace"], warmup_shapes=[(1, 3, 16, 16), (4, 3, 16, 16)])
-    assert engine.optimizations[:3] == ["freeze", "executor_per_shape x2", "warmup x2"]
+    declared = ["[1, 3, 16, 16]", "[4, 3, 16, 16]"]
+    steps = engine.load_report["steps"]
+    assert [(step["name"], step["applied"], step["shapes"]) for step in steps[:3]] == [
+        ("freeze", True, []),
+        ("executor_per_shape", True, declared),
+        ("warmup", True, declared),
+    ]
+    timings = engine.load_report["timings"]
+    assert 0 < timings["prepare_s"] < timings["total_s"] == engine.load_seconds
     # Fusion was tried on both declared shapes, verified, and timed (auto keeps it only where it is faster).
     fusion = engine.fusion
     assert fusion["mode"] == "auto" and fusion["tried"] and fusion["disabled"] is None

@@ -86,7 +86,10 @@ def test_json_has_every_field(exported_resnet18: Path) -> None:
         "device",
         "threads",
         "load_ms",
+        "options",
         "optimizations",
+        "steps",
+        "warnings",
         "fusion",
         "schema",
         "inputs",
@@ -96,6 +99,11 @@ def test_json_has_every_field(exported_resnet18: Path) -> None:
     }
     assert report["device"] == "cpu" and report["threads"] >= 1 and report["load_ms"] > 0
     assert report["schema"] == "forward(x: Tensor) -> Tensor"
+    # The options with the names Python uses, from their one declaration; ts-infer declared the timed input's shape.
+    assert set(report["options"]) == {name for name, *_ in tsnative._C.EngineOptions.fields()}
+    assert report["options"]["warmup_shapes"] == [[[3, 3, 224, 224]]] and report["options"]["sha256"] is None
+    assert [step["name"] for step in report["steps"]][:3] == ["executor_per_shape", "warmup", "onednn_fusion"]
+    assert report["warnings"] == []
     assert report["inputs"] == [{"name": "x", "dtype": "float32", "shape": [3, 3, 224, 224], "source": "random"}]
     assert report["output"]["shape"] == [3, 1000] and len(report["output"]["values"]) == 3000
     assert len(report["topk"]) == 3 and all(len(row) == 2 for row in report["topk"])

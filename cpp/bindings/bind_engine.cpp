@@ -1,65 +1,150 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "option_binding.h"
 #include "python_values.h"
 #include "tsnative/engine.h"
+#include "tsnative/runtime.h"
 #include "tsnative/timing.h"
 
 namespace py = pybind11;
 
 namespace tsnative::python {
+namespace {
+
+std::optional<std::vector<int64_t>> shape_of(py::handle value) {
+  if (!PySequence_Check(value.ptr()) || PyUnicode_Check(value.ptr())) return std::nullopt;
+  std::vector<int64_t> shape;
+  for (const auto& size : py::reinterpret_borrow<py::sequence>(value)) {
+    if (PyBool_Check(size.ptr()) || !PyIndex_Check(size.ptr())) return std::nullopt;
+    shape.push_back(size.cast<int64_t>());
+  }
+  return shape;
+}
+
+py::dict step_dict(const LoadStep& step) {
+  py::dict out;
+  out["name"] = step.name;
+  out["applied"] = step.applied;
+  out["shapes"] = step.shapes;
+  out["reason"] = step.reason;
+  out["note"] = step.note;
+  return out;
+}
+
+py::dict fusion_dict(const FusionReport& report) {
+  py::list trials;
+  for (const auto& trial : report.trials) {
+    py::dict item;
+    item["shape"] = trial.shape;
+    item["verified"] = trial.verified;
+    item["kept"] = trial.kept;
+    item["max_relative_diff"] = trial.max_relative_diff;
+    item["fused_ms"] = trial.fused_ms;
+    item["unfused_ms"] = trial.unfused_ms;
+    item["reason"] = trial.reason;
+    trials.append(item);
+  }
+  py::dict out;
+  out["mode"] = fusion_mode_name(report.mode);
+  out["tried"] = report.tried;
+  out["skipped_reason"] = report.skipped_reason;
+  out["trials"] = trials;
+  out["disabled"] = report.disabled;
+  return out;
+}
+
+py::dict report_dict(const LoadReport& report) {
+  py::list steps;
+  for (const auto& step : report.steps) steps.append(step_dict(step));
+  py::dict timings;
+  timings["read_s"] = report.timings.read_s;
+  timings["deserialize_s"] = report.timings.deserialize_s;
+  timings["optimize_s"] = report.timings.optimize_s;
+  timings["prepare_s"] = report.timings.prepare_s;
+  timings["total_s"] = report.timings.total_s;
+  py::dict out;
+  out["backend"] = report.backend;
+  out["device"] = report.device;
+  out["precision"] = report.precision;
+  out["frozen"] = report.frozen;
+  out["parameter_count"] = report.parameter_count;
+  out["steps"] = steps;
+  out["fusion"] = fusion_dict(report.fusion);
+  out["warnings"] = report.warnings;
+  out["timings"] = timings;
+  return out;
+}
+
+}  // namespace
+
+std::optional<CallShapes> OptionType<CallShapes>::load(py::handle value) {
+  if (value.is_none()) return CallShapes();  // none declared
+  if (!PySequence_Check(value.ptr()) || PyUnicode_Check(value.ptr())) return std::nullopt;
+  CallShapes calls;
+  for (const auto& call : py::reinterpret_borrow<py::sequence>(value)) {
+    if (auto single = shape_of(call)) {
+      calls.push_back({std::move(*single)});
+      continue;
+    }
+    std::vector<std::vector<int64_t>> shapes;
+    if (PySequence_Check(call.ptr()) && !PyUnicode_Check(call.ptr())) {
+      for (const auto& shape : py::reinterpret_borrow<py::sequence>(call)) {
+        auto parsed = shape_of(shape);
+        if (!parsed) {
+          shapes.clear();
+          break;
+        }
+        shapes.push_back(std::move(*parsed));
+      }
+    }
+    if (shapes.empty()) {
+      throw InvalidType(
+          "expected a shape as a tuple of ints, e.g. (1, 3, 224, 224), or one such tuple per tensor "
+          "argument, got " +
+          py::repr(call).cast<std::string>());
+    }
+    calls.push_back(std::move(shapes));
+  }
+  return calls;
+}
 
 void bind_engine(py::module_& module) {
-  py::class_<Engine> engine_class(module, "Engine",
-                                  "A TorchScript model loaded by the C++ core (see tsnative.Engine).");
+  bind_options<EngineOptions>(module, "EngineOptions",
+                              "Every option of an Engine, declared once in C++ (tsnative/engine_options.h).",
+                              "Engine()");
+
+  py::class_<Engine> engine_class(module, "Engine", "A model loaded by the C++ core (see tsnative.Engine).");
   engine_class
-      .def(py::init([](const std::string& path, const std::string& device, const std::string& method,
-                       bool outputs_on_device, int threads, bool check_inputs, const std::string& sha256,
-                       uint64_t max_archive_bytes, bool freeze, const std::string& onednn_fusion,
-                       std::vector<std::vector<std::vector<int64_t>>> warmup_shapes, const std::string& precision,
-                       bool cuda_graphs, bool pinned_transfers, bool executor_per_shape) {
-             EngineOptions options;
-             options.device = device;
-             options.method = method;
-             options.outputs_on_device = outputs_on_device;
-             options.threads = threads;
-             options.check_inputs = check_inputs;
-             options.sha256 = sha256;
-             options.max_archive_bytes = max_archive_bytes;
-             options.freeze = freeze;
-             options.onednn_fusion = onednn_fusion;
-             options.warmup_shapes = std::move(warmup_shapes);
-             options.precision = precision;
-             options.cuda_graphs = cuda_graphs;
-             options.pinned_transfers = pinned_transfers;
-             options.executor_per_shape = executor_per_shape;
+      .def(py::init([](const std::string& path, const EngineOptions& options) {
              // Loading can take seconds: let other Python threads run meanwhile.
              py::gil_scoped_release release;
-             return std::make_unique<Engine>(path, std::move(options));
+             return std::make_unique<Engine>(path, options);
            }),
-           py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("method") = "forward",
-           py::arg("outputs_on_device") = false, py::arg("threads") = 0, py::arg("check_inputs") = true,
-           py::arg("sha256") = "", py::arg("max_archive_bytes") = 0, py::arg("freeze") = true,
-           py::arg("onednn_fusion") = "auto",
-           py::arg("warmup_shapes") = std::vector<std::vector<std::vector<int64_t>>>{}, py::arg("precision") = "fp32",
-           py::arg("cuda_graphs") = false, py::arg("pinned_transfers") = false, py::arg("executor_per_shape") = true)
+           py::arg("path"), py::arg("options") = EngineOptions())
       .def(
           "time",
           [](const Engine& engine, const py::args& inputs, int warmup, int iterations, int64_t batch_size) {
-            const auto values = arguments_from_python(engine, inputs, {});
+            const auto values = call_arguments(engine, PySequence_Fast_ITEMS(inputs.ptr()),
+                                               static_cast<Py_ssize_t>(inputs.size()), nullptr);
             py::gil_scoped_release release;  // the whole timed loop runs in C++
             return time_engine(engine, values, {warmup, iterations, batch_size});
           },
           // After *inputs, pybind11 makes these keyword-only.
           py::arg("warmup") = 10, py::arg("iterations") = 100, py::arg("batch_size") = 1,
-          "time(*inputs, warmup=10, iterations=100, batch_size=1)\n"
           "Times the method on `inputs` in a C++ loop (the routine behind ts-infer --iters), GIL released: one first "
           "run, `warmup` untimed runs, then `iterations` timed ones; CUDA is synchronised before each clock reading. "
           "`batch_size` (items per run) only scales the throughput.")
-      .def_property_readonly("path", &Engine::path, "The TorchScript file loaded.")
+      .def("close", &Engine::close, py::call_guard<py::gil_scoped_release>(),
+           "Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress. Later calls "
+           "raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.")
+      .def_property_readonly("closed", &Engine::closed, "Whether close() was called.")
+      .def_property_readonly("path", &Engine::path, "The model file loaded.")
       .def_property_readonly(
           "device", [](const Engine& engine) { return engine.device().str(); },
           "The device the model runs on, e.g. \"cpu\" or \"cuda:0\".")
+      .def_property_readonly(
+          "options", [](const Engine& engine) { return engine.options(); }, "The options the engine was loaded with.")
       .def_property_readonly(
           "method", [](const Engine& engine) { return engine.options().method; }, "The method predict() runs.")
       .def_property_readonly(
@@ -69,49 +154,53 @@ void bind_engine(py::module_& module) {
           "outputs_on_device", [](const Engine& engine) { return engine.options().outputs_on_device; },
           "Whether outputs stay on the device instead of coming back to the CPU.")
       .def_property_readonly("load_seconds", &Engine::load_seconds,
-                             "Wall time of loading: file checks, torch::jit::load, eval(), optimisations and "
-                             "placement on the device.")
+                             "Wall time of loading: file checks, deserialisation, optimisations, warm-up "
+                             "(load_report['timings'] has each phase).")
       .def_property_readonly("schema", &Engine::signature,
                              "The method's arguments (names, types, defaults) and return type; str() gives one line.")
       .def_property_readonly("method_names", &Engine::method_names,
-                             "Every method of the TorchScript module (forward and any @torch.jit.export ones).")
+                             "Every method of the model (forward and any @torch.jit.export ones).")
       .def_property_readonly("_metadata_json", &Engine::metadata_json)
       .def_property_readonly(
           "parameter_count", &Engine::parameter_count,
           "Elements in the module's parameters; 0 for a frozen module (see metadata[\"parameters\"]).")
-      .def_property_readonly("optimizations", &Engine::optimizations,
-                             "The optimisations applied at load, e.g. [\"freeze\", \"precision bf16\", "
-                             "\"executor_per_shape x2\", \"warmup x2\", \"onednn_fusion x1 of 2 shapes\"], and "
-                             "notes on those skipped: for people; fusion has the facts.")
       .def_property_readonly(
-          "fusion",
-          [](const Engine& engine) {
-            const FusionReport report = engine.fusion();
-            py::list trials;
-            for (const auto& trial : report.trials) {
-              py::dict item;
-              item["shape"] = trial.shape;
-              item["verified"] = trial.verified;
-              item["kept"] = trial.kept;
-              item["max_relative_diff"] = trial.max_relative_diff;
-              item["fused_ms"] = trial.fused_ms;
-              item["unfused_ms"] = trial.unfused_ms;
-              item["reason"] = trial.reason;
-              trials.append(item);
-            }
-            py::dict out;
-            out["mode"] = fusion_mode_name(report.mode);
-            out["tried"] = report.tried;
-            out["skipped_reason"] = report.skipped_reason;
-            out["trials"] = trials;
-            out["disabled"] = report.disabled;
-            return out;
-          },
+          "load_report", [](const Engine& engine) { return report_dict(engine.load_report()); },
+          "What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, "
+          "applied, shapes, reason, note}], fusion, warnings, timings: {read_s, deserialize_s, optimize_s, "
+          "prepare_s, total_s}}. A snapshot: fusion in \"on\" mode adds trials as new shapes come.")
+      .def_property_readonly("optimizations", &Engine::optimizations,
+                             "The load's steps for people, one line each (load_report['steps'][i]['note']), e.g. "
+                             "[\"freeze\", \"executor_per_shape x2\", \"warmup x2\", \"onednn_fusion x1 of 2 "
+                             "shapes\"].")
+      .def_property_readonly(
+          "fusion", [](const Engine& engine) { return fusion_dict(engine.fusion()); },
           "What oneDNN Graph fusion did, as facts: {mode, tried, skipped_reason, trials: [{shape, verified, kept, "
           "max_relative_diff, fused_ms, unfused_ms, reason}], disabled (why fusion was switched off while running, "
           "or None)}.");
   // predict() and __call__: tsnative.Engine subclasses this class so that a call goes straight to C++.
   bind_predict(engine_class);
+
+  module.def(
+      "configure_runtime",
+      [](std::optional<int> threads, std::optional<int> interop_threads) {
+        configure_runtime({threads, interop_threads});
+      },
+      py::kw_only(), py::arg("threads") = py::none(), py::arg("interop_threads") = py::none(),
+      "Sets LibTorch's process-wide settings (see tsnative.configure).");
+  module.def(
+      "runtime_settings",
+      [] {
+        const RuntimeSettings settings = runtime_settings();
+        py::dict out;
+        out["threads"] = settings.threads;
+        out["interop_threads"] = settings.interop_threads;
+        out["cpu_capability"] = settings.cpu_capability;
+        out["cpu_has_bf16"] = settings.cpu_has_bf16;
+        out["fusion_pass_installed"] = settings.fusion_pass_installed;
+        return out;
+      },
+      "The process-wide settings in effect (see tsnative.runtime).");
 }
 
 }  // namespace tsnative::python

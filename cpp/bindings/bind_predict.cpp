@@ -13,7 +13,7 @@ namespace py = pybind11;
 namespace tsnative::python {
 namespace {
 
-constexpr const char* kPredictDoc = R"doc(predict(*args, **kwargs)
+constexpr const char* kPredictDoc = R"doc(predict(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any
 Runs the method. Positional and keyword arguments follow :attr:`schema`.
 
 Tensors and numpy arrays (also inside tuples, lists and dicts; numpy arrays share memory where torch can wrap
@@ -22,32 +22,10 @@ them), and int/float/bool/str/None. The GIL is released while the model runs.
 Raises ``TypeError`` naming the expected and given types for a wrong argument count or type, and
 :class:`tsnative.InferenceError` when the model itself fails. A failed call leaves the engine usable.)doc";
 
-std::vector<c10::IValue> arguments(const Engine& engine, PyObject* const* args, Py_ssize_t count,
-                                   PyObject* keyword_names) {
-  if (keyword_names == nullptr) {
-    std::vector<c10::IValue> inputs;
-    inputs.reserve(static_cast<size_t>(count));
-    for (Py_ssize_t i = 0; i < count; ++i) {
-      inputs.push_back(argument_from_python(engine, static_cast<size_t>(i), args[i]));
-    }
-    return inputs;
-  }
-  // Keywords (rare): the general conversion, which matches their names against the schema.
-  py::tuple positional(count);
-  for (Py_ssize_t i = 0; i < count; ++i) positional[i] = py::reinterpret_borrow<py::object>(args[i]);
-  py::dict keywords;
-  const auto names = py::reinterpret_borrow<py::tuple>(keyword_names);
-  for (Py_ssize_t i = 0; i < static_cast<Py_ssize_t>(names.size()); ++i) {
-    keywords[names[static_cast<size_t>(i)]] = py::reinterpret_borrow<py::object>(args[count + i]);
-  }
-  return arguments_from_python(engine, py::reinterpret_borrow<py::args>(positional),
-                               py::reinterpret_borrow<py::kwargs>(keywords));
-}
-
 PyObject* predict(PyObject* self, PyObject* const* args, Py_ssize_t count, PyObject* keyword_names) {
   try {
     const auto& engine = py::cast<const Engine&>(py::handle(self));
-    std::vector<c10::IValue> inputs = arguments(engine, args, count, keyword_names);
+    std::vector<c10::IValue> inputs = call_arguments(engine, args, count, keyword_names);
     c10::IValue output;
     {
       py::gil_scoped_release release;  // the forward runs without the GIL: other threads go on
@@ -62,11 +40,14 @@ PyObject* predict(PyObject* self, PyObject* const* args, Py_ssize_t count, PyObj
   return nullptr;
 }
 
+constexpr const char* kCallDoc = R"doc(__call__(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any
+The same as :meth:`predict`.)doc";
+
 // CPython keeps pointers to these for the life of the type.
 PyMethodDef predict_definition{"predict", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&predict)),
                                METH_FASTCALL | METH_KEYWORDS, kPredictDoc};
 PyMethodDef call_definition{"__call__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&predict)),
-                            METH_FASTCALL | METH_KEYWORDS, kPredictDoc};
+                            METH_FASTCALL | METH_KEYWORDS, kCallDoc};
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #include "python_values.h"
 
-#include <pybind11/gil_safe_call_once.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
+#include <torch/csrc/utils/tensor_numpy.h>
 
 #include "tsnative/errors.h"
 
@@ -16,31 +16,66 @@ std::string describe_python_value(py::handle value) {
   return py::str(py::type::handle_of(value).attr("__name__"));
 }
 
-// Values that may hold numpy arrays go through tsnative.engine._as_torch first (arrays, also inside containers,
-// become tensors), so numpy handling lives in one place. Tensors, None and plain Python scalars, the common
-// arguments, skip that Python call (np.float64 subclasses float: the exact checks keep it on the numpy path).
-bool needs_numpy_conversion(py::handle value) {
+bool is_numpy_array(py::handle value) {
+  // Kept for the life of the process; imported on first use, with the GIL held (every caller holds it).
+  static PyObject* const array_type = py::object(py::module_::import("numpy").attr("ndarray")).release().ptr();
+  return PyObject_TypeCheck(value.ptr(), reinterpret_cast<PyTypeObject*>(array_type)) != 0;
+}
+
+// `value` with numpy arrays (also inside tuples, lists and dicts) as tensors and numpy scalars as Python ones.
+// Arrays share memory with their tensors; a read-only array is copied, since torch cannot wrap it safely.
+// Tensors, None and plain Python scalars, the common arguments, return at once.
+py::object with_numpy_as_torch(py::handle value) {
   PyObject* object = value.ptr();
-  return !(THPVariable_Check(object) || value.is_none() || PyBool_Check(object) || PyLong_CheckExact(object) ||
-           PyFloat_CheckExact(object) || PyUnicode_CheckExact(object));
+  if (THPVariable_Check(object) || value.is_none() || PyBool_Check(object) || PyLong_CheckExact(object) ||
+      PyFloat_CheckExact(object) || PyUnicode_CheckExact(object)) {
+    return py::reinterpret_borrow<py::object>(value);
+  }
+  if (torch::utils::is_numpy_available() && is_numpy_array(value)) {
+    const bool writeable = value.attr("flags").attr("writeable").cast<bool>();
+    const py::object array = writeable ? py::reinterpret_borrow<py::object>(value) : value.attr("copy")();
+    return py::reinterpret_steal<py::object>(THPVariable_Wrap(torch::utils::tensor_from_numpy(array.ptr())));
+  }
+  if (torch::utils::is_numpy_scalar(object)) return value.attr("item")();
+  if (PyTuple_Check(object)) {
+    const auto tuple = py::reinterpret_borrow<py::tuple>(value);
+    py::list items;
+    for (const auto& item : tuple) items.append(with_numpy_as_torch(item));
+    // A named tuple keeps its type: TorchScript matches NamedTuple arguments by it.
+    if (py::hasattr(value, "_fields")) return py::type::handle_of(value)(*items);
+    return py::tuple(items);
+  }
+  if (PyList_Check(object)) {
+    py::list items;
+    for (const auto& item : py::reinterpret_borrow<py::list>(value)) items.append(with_numpy_as_torch(item));
+    return std::move(items);
+  }
+  if (PyDict_Check(object)) {
+    py::dict items;
+    for (const auto& [key, item] : py::reinterpret_borrow<py::dict>(value)) items[key] = with_numpy_as_torch(item);
+    return std::move(items);
+  }
+  return py::reinterpret_borrow<py::object>(value);
 }
 
-py::object as_torch(py::handle value) {
-  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> converter;
-  const py::object& convert =
-      converter.call_once_and_store_result([] { return py::module_::import("tsnative.engine").attr("_as_torch"); })
-          .get_stored();
-  return convert(value);
-}
-
+// The Python value given for the argument at `index` (0: the first after self), as its schema type. An index past
+// the method's arguments gives a None placeholder: the core reports the count.
 c10::IValue convert_argument(const Engine& engine, size_t index, py::handle given) {
+  if (index >= engine.signature().arguments.size()) return {};
   const c10::Argument& argument = engine.schema().arguments().at(index + 1);  // +1: skip self
   // LibTorch turns None into an undefined tensor for a Tensor argument; the core refuses that with the same
   // message, but saying it here keeps the Python type name.
   if (given.is_none() && argument.real_type()->kind() == c10::TypeKind::TensorType) {
     throw InvalidType(type_mismatch_message(engine.signature(), index, "None"));
   }
-  const py::object value = needs_numpy_conversion(given) ? as_torch(given) : py::reinterpret_borrow<py::object>(given);
+  py::object value;
+  try {
+    value = with_numpy_as_torch(given);
+  } catch (const std::exception& e) {  // an array torch cannot hold, e.g. of strings: torch's reason says which
+    const std::string reason = e.what();
+    throw InvalidType(type_mismatch_message(engine.signature(), index, describe_python_value(given)) + " (" +
+                      reason.substr(0, reason.find('\n')) + ")");
+  }
   try {
     return torch::jit::toIValue(value, argument.real_type(), argument.N());
   } catch (const py::cast_error&) {
@@ -52,48 +87,20 @@ c10::IValue convert_argument(const Engine& engine, size_t index, py::handle give
 
 }  // namespace
 
-c10::IValue argument_from_python(const Engine& engine, size_t index, py::handle value) {
-  return index < engine.signature().arguments.size() ? convert_argument(engine, index, value) : c10::IValue();
-}
-
-std::vector<c10::IValue> arguments_from_python(const Engine& engine, const py::args& args, const py::kwargs& kwargs) {
-  const MethodSignature& signature = engine.signature();
-  const size_t expected = signature.arguments.size();
+std::vector<c10::IValue> call_arguments(const Engine& engine, PyObject* const* args, Py_ssize_t count,
+                                        PyObject* keyword_names) {
   std::vector<c10::IValue> inputs;
-  inputs.reserve(std::max(expected, args.size()));
-  for (size_t i = 0; i < args.size(); ++i) inputs.push_back(argument_from_python(engine, i, args[i]));
-  if (kwargs.empty()) return inputs;
+  inputs.reserve(static_cast<size_t>(count));
+  for (Py_ssize_t i = 0; i < count; ++i) inputs.push_back(convert_argument(engine, static_cast<size_t>(i), args[i]));
+  if (keyword_names == nullptr) return inputs;
 
-  std::vector<std::optional<c10::IValue>> by_position(expected);
-  for (const auto& [key, value] : kwargs) {
-    const std::string name = py::str(key);
-    size_t index = 0;
-    while (index < expected && signature.arguments[index].name != name) ++index;
-    if (index == expected) {
-      std::string names;
-      for (const auto& argument : signature.arguments) names += (names.empty() ? "" : ", ") + argument.name;
-      throw InvalidType(signature.name + "() got an unexpected keyword argument '" + name + "' (arguments: " + names +
-                        ")");
-    }
-    if (index < args.size()) {
-      throw InvalidType(signature.name + "() got multiple values for argument '" + name + "'");
-    }
-    by_position[index] = convert_argument(engine, index, value);
+  const auto names = py::reinterpret_borrow<py::tuple>(keyword_names);
+  std::vector<std::optional<c10::IValue>> keywords(engine.signature().arguments.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    const size_t position = keyword_position(engine.signature(), py::str(names[i]), inputs.size());
+    keywords[position] = convert_argument(engine, position, args[count + static_cast<Py_ssize_t>(i)]);
   }
-  // Keyword arguments may skip over defaulted ones: fill those gaps so the list stays positional.
-  size_t last = expected;
-  while (last > args.size() && !by_position[last - 1]) --last;
-  const auto& schema_arguments = engine.schema().arguments();
-  for (size_t i = args.size(); i < last; ++i) {
-    if (by_position[i]) {
-      inputs.push_back(std::move(*by_position[i]));
-    } else if (schema_arguments[i + 1].default_value()) {
-      inputs.push_back(*schema_arguments[i + 1].default_value());
-    } else {
-      throw InvalidType(signature.name + "() missing argument '" + signature.arguments[i].name + "' (position " +
-                        std::to_string(i + 1) + ", " + signature.arguments[i].type + ")");
-    }
-  }
+  add_keywords(engine.schema(), inputs, std::move(keywords));
   return inputs;
 }
 

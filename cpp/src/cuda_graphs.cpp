@@ -10,6 +10,7 @@
 #include "call_shape.h"
 #include "cuda_graph_capture.h"
 #include "error_text.h"
+#include "ivalue_tensors.h"
 
 namespace tsnative::detail {
 
@@ -45,17 +46,18 @@ std::string uncapturable(const torch::jit::Block* block) {
 
 CudaGraphs::CudaGraphs(const std::function<c10::IValue(const std::vector<c10::IValue>&)>& forward,
                        const torch::jit::Graph& graph, const std::vector<std::vector<c10::IValue>>& calls,
-                       c10::Device device, std::vector<std::string>& notes)
+                       c10::Device device, std::vector<LoadStep>& steps)
     : device_(device) {
   require_cuda_graphs();
   if (const auto reason = uncapturable(graph.block()); !reason.empty()) {
-    notes.push_back("cuda_graphs skipped (" + reason + ")");
+    steps.push_back({"cuda_graphs", false, {}, reason, "cuda_graphs skipped (" + reason + ")"});
     return;
   }
   for (const auto& call : calls) {
     auto shape = CallShape::of(call);
     if (!shape) {
-      notes.emplace_back("cuda_graphs skipped (the method takes arguments other than tensors)");
+      const std::string reason = "the method takes arguments other than tensors";
+      steps.push_back({"cuda_graphs", false, {}, reason, "cuda_graphs skipped (" + reason + ")"});
       return;
     }
     auto captured = std::make_unique<Captured>();
@@ -66,7 +68,12 @@ CudaGraphs::CudaGraphs(const std::function<c10::IValue(const std::vector<c10::IV
     try {
       captured->graph = capture_cuda_graph(device, [&] { captured->output = forward(arguments); });
     } catch (const std::exception& e) {
-      notes.push_back("cuda_graphs skipped for shapes " + shape->text() + " (" + first_line(e.what()) + ")");
+      const std::string reason = first_line(e.what());
+      steps.push_back({"cuda_graphs",
+                       false,
+                       {shape->text()},
+                       reason,
+                       "cuda_graphs skipped for shapes " + shape->text() + " (" + reason + ")"});
       continue;
     }
     graphs_.push_back(std::move(captured));
@@ -86,8 +93,13 @@ CudaGraphs::~CudaGraphs() {
   }
 }
 
-std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs,
-                                              const std::function<c10::IValue(const c10::IValue&)>& copy_out) const {
+std::vector<std::string> CudaGraphs::shapes() const {
+  std::vector<std::string> texts;
+  for (const auto& captured : graphs_) texts.push_back(captured->shape.text());
+  return texts;
+}
+
+std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs) const {
   Captured* match = nullptr;
   for (const auto& captured : graphs_) {
     if (captured->shape.matches(inputs)) {
@@ -103,7 +115,8 @@ std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& in
   match->released.block(stream);
   for (size_t i = 0; i < inputs.size(); ++i) match->inputs[i].copy_(inputs[i].toTensor(), /*non_blocking=*/true);
   match->graph->replay();
-  c10::IValue output = copy_out(match->output);
+  // The caller's own copy, made on the stream before the buffers are released to the next replay.
+  c10::IValue output = map_tensors(match->output, [](const at::Tensor& buffer) { return buffer.clone(); });
   match->released.record(stream);
   return output;
 }

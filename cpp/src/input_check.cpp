@@ -33,7 +33,8 @@ void check_tensors(const std::vector<TensorCheck>& checks, const std::vector<c10
     const std::string message = "input '" + check.name + "': expected " + check.dtype_name + " tensor of shape " +
                                 shape_text(check.shape) + ", got " + dtype_name(tensor.scalar_type()) + " " +
                                 shape_text(tensor.sizes().vec()) +
-                                " (as recorded at export; check_inputs=false turns this check off)";
+                                " (as recorded at export; the check_inputs option turns this check off: "
+                                "check_inputs=False in Python, --no-input-check in ts-infer)";
     if (!dtype_ok) throw InvalidType(message);
     throw InvalidValue(message);
   }

@@ -3,6 +3,8 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import.h>
 
+#include <chrono>
+
 #include "archive_check.h"
 #include "error_text.h"
 #include "model_bytes.h"
@@ -14,13 +16,15 @@
 namespace tsnative::detail {
 
 torch::jit::Module load_checked(const std::string& path, c10::Device device, const std::string& sha256,
-                                uint64_t max_archive_bytes, std::string& metadata_json) {
+                                uint64_t max_archive_bytes, std::string& metadata_json, double* read_seconds) {
+  const auto start = std::chrono::steady_clock::now();
   // A pinned file is read into memory so that the bytes hashed are the bytes loaded; otherwise it is read through
   // the descriptor opened here (a file replaced at the path meanwhile is not seen either way).
   const auto bytes =
       ModelBytes::open(path, max_archive_bytes, sha256.empty() ? ModelBytes::Hold::kFile : ModelBytes::Hold::kMemory);
   if (!sha256.empty()) verify_sha256(path, bytes->bytes(), sha256);
   check_torchscript_archive(path, bytes, max_archive_bytes);
+  if (read_seconds) *read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   try {
     torch::jit::ExtraFilesMap extra_files{{kMetadataFile, ""}};
     // map_location = device: parameters are created on the device instead of copied there afterwards.

@@ -13,8 +13,9 @@ namespace tsnative::detail {
 // Checks that `path` exists, matches `sha256` (hex; "" for no pin) and is a plausible TorchScript archive within
 // `max_archive_bytes` (0: physical memory; see check_torchscript_archive), then loads it onto `device` and reads
 // its tsnative.json into `metadata_json` ("" when absent). Throws FileNotFound or ModelLoadError, whose reason for
-// a failure inside the model's own load-time code is that code's last traceback line.
+// a failure inside the model's own load-time code is that code's last traceback line. `read_seconds`, when given,
+// receives the time of the checks before torch::jit::load.
 torch::jit::Module load_checked(const std::string& path, c10::Device device, const std::string& sha256,
-                                uint64_t max_archive_bytes, std::string& metadata_json);
+                                uint64_t max_archive_bytes, std::string& metadata_json, double* read_seconds = nullptr);
 
 }  // namespace tsnative::detail

@@ -3,12 +3,13 @@
 namespace tsnative::detail {
 
 ShapeExecutors::ShapeExecutors(const torch::jit::Module& module, torch::jit::Method& method,
-                               const std::vector<std::vector<c10::IValue>>& calls, std::vector<std::string>& notes)
+                               const std::vector<std::vector<c10::IValue>>& calls, std::vector<LoadStep>& steps)
     : self_(module._ivalue()) {
   for (const auto& call : calls) {
     auto shape = CallShape::of(call);
     if (!shape) {
-      notes.emplace_back("executor_per_shape skipped (the method takes arguments other than tensors)");
+      const std::string reason = "the method takes arguments other than tensors";
+      steps.push_back({"executor_per_shape", false, {}, reason, "executor_per_shape skipped (" + reason + ")"});
       return;
     }
     const std::string name = method.name() + "_shape" + std::to_string(executors_.size());

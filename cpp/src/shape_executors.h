@@ -13,15 +13,17 @@
 #include <vector>
 
 #include "call_shape.h"
+#include "tsnative/load_report.h"
 
 namespace tsnative::detail {
 
 class ShapeExecutors {
  public:
   // One executor of `method`'s graph per call in `calls` (complete argument lists as run() hands them to the
-  // method, distinct shapes); a call with arguments other than tensors gets none, and `notes` says so.
+  // method, distinct shapes); a call with arguments other than tensors gets none, and a skipped step in `steps`
+  // says so.
   ShapeExecutors(const torch::jit::Module& module, torch::jit::Method& method,
-                 const std::vector<std::vector<c10::IValue>>& calls, std::vector<std::string>& notes);
+                 const std::vector<std::vector<c10::IValue>>& calls, std::vector<LoadStep>& steps);
 
   // Runs the executor specialised for exactly these tensors, which it then takes from `inputs`; nullopt (and
   // `inputs` untouched) when none is.

@@ -1,5 +1,6 @@
 #include "tsnative/signature.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "tsnative/errors.h"
@@ -59,6 +60,48 @@ std::string type_mismatch_message(const MethodSignature& signature, size_t index
          ") expected " + argument.type + ", got " + given;
 }
 
+namespace {
+
+InvalidType missing_argument(const c10::FunctionSchema& schema, size_t index, size_t given) {
+  const auto& argument = schema.arguments()[index + kSelf];
+  const MethodSignature signature = describe(schema);
+  return InvalidType(signature.name + "() missing argument '" + argument.name() + "' (position " +
+                     std::to_string(index + 1) + ", " + argument.type()->annotation_str() + "): takes " +
+                     std::to_string(signature.arguments.size()) + " argument(s) (" + arguments_summary(signature) +
+                     "), got " + std::to_string(given));
+}
+
+}  // namespace
+
+size_t keyword_position(const MethodSignature& signature, const std::string& name, size_t positional) {
+  const auto& arguments = signature.arguments;
+  for (size_t index = 0; index < arguments.size(); ++index) {
+    if (arguments[index].name != name) continue;
+    if (index < positional) throw InvalidType(signature.name + "() got multiple values for argument '" + name + "'");
+    return index;
+  }
+  throw InvalidType(signature.name + "() got an unexpected keyword argument '" + name +
+                    "' (arguments: " + arguments_summary(signature) + ")");
+}
+
+void add_keywords(const c10::FunctionSchema& schema, std::vector<c10::IValue>& inputs,
+                  std::vector<std::optional<c10::IValue>> keywords) {
+  // Keywords may skip over defaulted arguments: the gaps get their defaults, so the list stays positional.
+  size_t end = keywords.size();
+  while (end > inputs.size() && !keywords[end - 1]) --end;
+  const size_t given = inputs.size() + static_cast<size_t>(std::count_if(keywords.begin(), keywords.end(),
+                                                                         [](const auto& k) { return k.has_value(); }));
+  for (size_t i = inputs.size(); i < end; ++i) {
+    if (keywords[i]) {
+      inputs.push_back(std::move(*keywords[i]));
+    } else if (const auto& fallback = schema.arguments()[i + kSelf].default_value()) {
+      inputs.push_back(*fallback);
+    } else {
+      throw missing_argument(schema, i, given);
+    }
+  }
+}
+
 void bind_arguments(const c10::FunctionSchema& schema, std::vector<c10::IValue>& inputs) {
   const auto& arguments = schema.arguments();
   const size_t expected = arguments.size() - kSelf;
@@ -69,13 +112,7 @@ void bind_arguments(const c10::FunctionSchema& schema, std::vector<c10::IValue>&
   }
   for (size_t i = inputs.size(); i < expected; ++i) {
     const auto& argument = arguments[i + kSelf];
-    if (!argument.default_value()) {
-      const MethodSignature signature = describe(schema);
-      throw InvalidType(signature.name + "() missing argument '" + argument.name() + "' (position " +
-                        std::to_string(i + 1) + ", " + argument.type()->annotation_str() + "): takes " +
-                        std::to_string(expected) + " argument(s) (" + arguments_summary(signature) + "), got " +
-                        std::to_string(inputs.size()));
-    }
+    if (!argument.default_value()) throw missing_argument(schema, i, inputs.size());
     inputs.push_back(*argument.default_value());
   }
   for (size_t i = 0; i < expected; ++i) {

@@ -1,7 +1,5 @@
 #include "tsnative/timing.h"
 
-#include <torch/cuda.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -25,16 +23,12 @@ LatencyStats time_engine(const Engine& engine, const std::vector<c10::IValue>& i
                        std::to_string(options.iterations) + ", " + std::to_string(options.warmup) + " and " +
                        std::to_string(options.batch_size));
   }
-  const c10::Device device = engine.device();
   // Kernels are queued asynchronously on CUDA: wait for them, or the clock measures only the launch.
-  const auto synchronize = [&] {
-    if (device.is_cuda()) torch::cuda::synchronize(device.index());
-  };
   const auto timed_run = [&] {
-    synchronize();
+    engine.synchronize();
     const auto start = std::chrono::steady_clock::now();
     engine.run(inputs);
-    synchronize();
+    engine.synchronize();
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   };
 

@@ -6,6 +6,7 @@
 #include "test_models.h"
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
+#include "tsnative/runtime.h"
 
 namespace tsnative {
 namespace {
@@ -57,7 +58,7 @@ TEST(DeviceErrors, MalformedDeviceIsInvalidValue) {
   const auto path = testing::save_module(dir.file("m.pt"), "def forward(self, x: Tensor) -> Tensor:\n  return x\n");
   EXPECT_THROW(Engine(path, EngineOptions{.device = "gpu"}), InvalidValue);
   EXPECT_THROW(Engine(path, EngineOptions{.device = "meta"}), InvalidValue);
-  EXPECT_THROW(Engine(path, EngineOptions{.threads = -1}), InvalidValue);
+  EXPECT_THROW(configure_runtime({.threads = -1}), InvalidValue);  // threads are process-wide, not an engine's
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ from .export import ExportError, ExportVerificationError, export
 from .finetune import EpochRecord, FinetuneHistory, LabelledImages, finetune, load_images
 from .isolation import Isolation, TrialLoad, trial_load
 from .report import CheckResult, ExportReport
+from .runtime import configure, runtime
 
 __all__ = [
     "CheckResult",
@@ -37,8 +38,10 @@ __all__ = [
     "TsnativeError",
     "__version__",
     "bench",
+    "configure",
     "export",
     "finetune",
     "load_images",
+    "runtime",
     "trial_load",
 ]

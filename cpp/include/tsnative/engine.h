@@ -1,4 +1,6 @@
-// tsnative::Engine: one TorchScript model, loaded once, run many times on CPU or CUDA.
+// tsnative::Engine: one model file, loaded once, run many times on CPU or CUDA. A call goes through a fixed
+// pipeline: bind and check the arguments, place them on the device (and precision), execute them on the backend
+// that loaded the file (TorchScript), finish the outputs (float32, to the host). Options: engine_options.h.
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -8,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tsnative/engine_options.h"
 #include "tsnative/load_report.h"
 #include "tsnative/signature.h"
 
@@ -16,41 +19,10 @@ namespace tsnative {
 // The TorchScript extra file in which tsnative.export records what the model expects (inputs, export mode...).
 inline constexpr const char* kMetadataFile = "tsnative.json";
 
-struct EngineOptions {
-  std::string device = "cpu";      // "cpu", "cuda" (= "cuda:0") or "cuda:N"
-  std::string method = "forward";  // the TorchScript method run() calls
-  bool outputs_on_device = false;  // false: outputs are copied back to the CPU; true: left on `device`
-  int threads = 0;                 // intra-op threads; LibTorch's setting is process-wide. 0 leaves it alone
-  bool check_inputs = true;        // check tensors against the export metadata (dtype, rank, fixed dimensions)
-  std::string sha256;              // when set, the file's SHA-256 (hex) must match before anything is parsed
-  uint64_t max_archive_bytes = 0;  // refuse archives declaring more data than this; 0: the machine's memory
-  // Inference optimisations (Engine::optimizations() lists what was applied):
-  bool freeze = true;  // freeze a module whose graph still reads weights through attributes (conv+bn fold)
-  // CPU, frozen modules: oneDNN Graph fusion, "auto" (tried on each warmup_shapes entry, kept where it gives the
-  // unfused outputs and is faster), "on" (tried on every call shape, declared or on its first call, kept where it
-  // gives the unfused outputs) or "off". A fused graph that raises later is dropped for good (Engine::fusion()).
-  std::string onednn_fusion = "auto";
-  // Shapes to run at load, so the profiling executor has optimised for them before the first real call: one
-  // entry per call, one shape per tensor argument (random normal values for floating-point dtypes, zeros for
-  // others; dtype from the export metadata, else float32).
-  std::vector<std::vector<std::vector<int64_t>>> warmup_shapes;
-  // One TorchScript executor per warmup_shapes entry, so each declared shape runs a graph optimised for it alone
-  // (a shared executor optimises for the first shapes it sees; later ones ran up to 20% slower with fusion).
-  bool executor_per_shape = true;
-  // "fp32", or "fp16" / "bf16": floating-point weights and inputs converted at load and per call; floating-point
-  // outputs come back as float32.
-  std::string precision = "fp32";
-  // CUDA: capture a CUDA graph per warmup_shapes entry and replay it for calls of exactly those shapes; other
-  // shapes run as usual. Needs a CUDA device and warmup_shapes.
-  bool cuda_graphs = false;
-  // CUDA: stage host inputs and outputs in page-locked memory and copy them asynchronously.
-  bool pinned_transfers = false;
-};
-
 class Engine {
  public:
-  // Loads `path` onto the device. Throws FileNotFound, ModelLoadError, InvalidValue (bad device string or
-  // method name) or DeviceUnavailable.
+  // Loads `path` onto the device. Throws FileNotFound, ModelLoadError, InvalidValue (an option out of its range,
+  // e.g. a bad device string or method name) or DeviceUnavailable.
   explicit Engine(const std::string& path, EngineOptions options = {});
   ~Engine();
   // Not movable: a moved-from Engine would have no model to run (hold it in a std::unique_ptr to move it).
@@ -67,23 +39,33 @@ class Engine {
   // Thread-safe: several threads may call run() on one Engine at once.
   c10::IValue run(std::vector<c10::IValue> inputs) const;
 
+  // Releases the model (its weights, executors, CUDA graphs) now rather than at destruction; waits for calls in
+  // progress. Later calls to run() throw InvalidValue; the descriptions below stay readable.
+  void close();
+  bool closed() const;
+
   const MethodSignature& signature() const;
   const c10::FunctionSchema& schema() const;  // the raw TorchScript schema; its first argument is self
   std::vector<std::string> method_names() const;
   c10::Device device() const;
   const std::string& path() const;
   const EngineOptions& options() const;
-  double load_seconds() const;  // wall time of the constructor: checks, torch::jit::load, eval, placement
+  double load_seconds() const;  // wall time of the constructor (load_report().timings has its phases)
+  // Waits for the work queued on the engine's device (CUDA kernels run asynchronously); nothing on the CPU.
+  void synchronize() const;
 
   // The export metadata tsnative.export stores in the file (JSON text, see kMetadataFile); "" when absent.
   const std::string& metadata_json() const;
   // Elements in the module's parameters as loaded (0 for a file frozen at export, whose weights are constants).
   int64_t parameter_count() const;
-  // The optimisations applied at load, e.g. {"freeze", "onednn_fusion x2", "warmup x2"}, and notes on those
-  // skipped: for people. fusion() gives the facts.
-  const std::vector<std::string>& optimizations() const;
-  // What oneDNN Graph fusion did: each call shape tried, verified, timed and kept or not, and whether it was
-  // switched off while running. A snapshot: in "on" mode new call shapes are tried as they come.
+  // What the load did, as facts: each optimisation step applied or skipped and why, fusion's trials, warnings,
+  // the phases' timings. A snapshot: in "on" mode new call shapes are tried for fusion as they come.
+  LoadReport load_report() const;
+  // The same for people, one line per step: e.g. {"freeze", "executor_per_shape x2", "warmup x2",
+  // "onednn_fusion x1 of 2 shapes"}.
+  std::vector<std::string> optimizations() const;
+  // load_report().fusion: each call shape tried, verified, timed and kept or not, and whether fusion was switched
+  // off while running.
   FusionReport fusion() const;
 
  private:

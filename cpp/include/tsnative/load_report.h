@@ -1,7 +1,9 @@
-// Facts about what an Engine did with a model at load and since: what tests and tools read (Engine::fusion()),
-// where Engine::optimizations() is the one-line-per-step view for people. Light on purpose: no torch headers.
+// Facts about what an Engine did with a model at load and since: what tests and tools read (Engine::load_report()),
+// where Engine::optimizations() is the one-line-per-step view for people, made from it. Light on purpose: no torch
+// headers.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +38,40 @@ struct FusionReport {
   std::string skipped_reason;           // e.g. "device is cuda:0", "no warmup_shapes declared"
   std::vector<FusionTrial> trials;      // one per call shape tried
   std::optional<std::string> disabled;  // why fusion was switched off while running (a fused graph raised)
+};
+
+// One optimisation step considered at load, applied or skipped.
+struct LoadStep {
+  // "freeze", "precision", "executor_per_shape", "warmup", "onednn_fusion", "cuda_graphs", "pinned_transfers"
+  std::string name;
+  bool applied = false;
+  std::vector<std::string> shapes;  // the call shapes it was applied to (or skipped for), where it is per shape
+  std::string reason;               // why it was skipped; for an applied step a detail ("bf16"), or ""
+  std::string note;                 // the line Engine::optimizations() shows for it
+};
+
+// Wall time of each phase of the load, in seconds.
+struct LoadTimings {
+  double read_s = 0.0;         // opening the file, its SHA-256 pin and archive checks
+  double deserialize_s = 0.0;  // the backend's own load (torch::jit::load)
+  double optimize_s = 0.0;     // freezing and precision conversion
+  double prepare_s = 0.0;      // warm-up, per-shape executors, fusion trials, CUDA graph capture
+  double total_s = 0.0;        // the whole constructor
+};
+
+struct LoadReport {
+  std::string backend;                // "torchscript"
+  std::string device;                 // "cpu", "cuda:0"
+  std::string precision;              // "fp32", "bf16", "fp16"
+  bool frozen = false;                // the weights are constants in the graph (frozen at export or at load)
+  int64_t parameter_count = 0;        // elements in the module's parameters as loaded (0 for a frozen file)
+  std::vector<LoadStep> steps;        // in the order they were taken
+  FusionReport fusion;                // oneDNN Graph fusion's trials (a snapshot: "on" mode adds trials later)
+  std::vector<std::string> warnings;  // e.g. bf16 on a CPU without bf16 instructions
+  LoadTimings timings;
+
+  // The steps applied (or skipped) under `name`; nullptr when the engine never considered it.
+  const LoadStep* step(const std::string& name) const;
 };
 
 }  // namespace tsnative

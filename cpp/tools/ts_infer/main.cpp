@@ -10,11 +10,13 @@
 
 #include <iostream>
 
+#include "../common/option_flags.h"
 #include "inputs.h"
 #include "report.h"
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
+#include "tsnative/runtime.h"
 #include "tsnative/timing.h"
 
 namespace tsnative::ts_infer {
@@ -28,6 +30,7 @@ struct Arguments {
   int64_t topk = 5;
   int warmup = -1;  // -1: 10 when --iters is given
   int iterations = 0;
+  std::optional<int> threads;
   bool json = false;
   std::string tf32 = "default";  // CUDA: "on", "off", or LibTorch's default (TF32 convolutions, fp32 matmuls)
 };
@@ -70,6 +73,7 @@ int run(const Arguments& arguments) {
     return prepare_inputs(recorded_inputs(metadata_json), arguments.input);
   };
   apply_tf32(arguments.tf32);
+  configure_runtime({arguments.threads, std::nullopt});
   const bool declare = arguments.iterations > 0 || arguments.engine.cuda_graphs;
   try {
     EngineOptions options = arguments.engine;
@@ -89,6 +93,7 @@ int run(const Arguments& arguments) {
     std::cerr << "Error loading model: " << e.what() << std::endl;
     return 1;
   }
+  for (const auto& warning : engine->load_report().warnings) std::cerr << "warning: " << warning << std::endl;
   // Read from the loaded engine when it was not needed before the load: the file is opened and checked once.
   if (!declare) inputs = prepare(engine->metadata_json());
   std::vector<c10::IValue> values;
@@ -117,39 +122,28 @@ int main(int argc, char** argv) {
                "ts-infer"};
   app.set_version_flag("--version", std::string("ts-infer ") + TSNATIVE_VERSION);
   app.add_option("model", arguments.model, "TorchScript file (.pt)")->required();
-  app.add_option("--device", arguments.engine.device, "cpu, cuda or cuda:N")->capture_default_str();
-  auto* batch =
-      app.add_option("--batch", arguments.input.batch, "batch size of the random input")->check(CLI::PositiveNumber);
+  // Every Engine option, from its one declaration: --device, --method, --no-input-check, --sha256, --fusion...
+  tsnative::tools::add_option_flags(app, arguments.engine);
+  bool no_fusion = false;
+  app.add_flag("--no-fusion", no_fusion, "CPU: run without oneDNN Graph fusion (= --fusion off)");
+  auto* batch = app.add_option("--batch", arguments.input.batch, "batch size of the random input")
+                    ->check(tsnative::tools::at_least(1));
   auto* shape = app.add_option("--shape", arguments.shape_text, "input shape, e.g. 1x3x224x224");
   auto* input = app.add_option("--input", arguments.input.npy_path, "input data: a .npy file (float32/64, int64)");
   input->excludes(batch)->excludes(shape);
   app.add_option("--topk", arguments.topk, "how many classes to print")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--threads", arguments.engine.threads, "intra-op threads (0: LibTorch's default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(tsnative::tools::at_least(1));
+  app.add_option_function<int>(
+         "--threads", [&arguments](const int& threads) { arguments.threads = threads; },
+         "intra-op threads, process-wide (default: LibTorch's)")
+      ->check(tsnative::tools::at_least(1));
   app.add_option("--warmup", arguments.warmup, "untimed runs before timing (default 10)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--iters", arguments.iterations, "timed runs; 0 for no timing")->check(CLI::NonNegativeNumber);
+      ->check(tsnative::tools::at_least(0));
+  app.add_option("--iters", arguments.iterations, "timed runs (default 0: no timing)")
+      ->check(tsnative::tools::at_least(0));
   app.add_option("--seed", arguments.input.seed, "seed of the random input")->capture_default_str();
   app.add_flag("--json", arguments.json, "print one JSON object instead of text");
-  app.add_option("--sha256", arguments.engine.sha256, "refuse the file unless its SHA-256 (hex) is this");
-  bool no_input_check = false;
-  app.add_flag("--no-input-check", no_input_check, "do not check inputs against the export metadata");
-  bool no_freeze = false;
-  bool no_fusion = false;
-  app.add_flag("--no-freeze", no_freeze, "do not freeze a module that is not frozen yet");
-  app.add_option("--fusion", arguments.engine.onednn_fusion,
-                 "CPU: oneDNN Graph fusion: auto (kept where it is verified and faster for the input's shape), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  app.add_flag("--no-fusion", no_fusion, "CPU: run without oneDNN Graph fusion (= --fusion off)");
-  app.add_option("--precision", arguments.engine.precision, "floating-point format the model runs in")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
-      ->capture_default_str();
-  app.add_flag("--cuda-graphs", arguments.engine.cuda_graphs,
-               "CUDA: capture the model for the input's shape, replay it");
-  app.add_flag("--pinned", arguments.engine.pinned_transfers, "CUDA: copy inputs and outputs through pinned memory");
   app.add_option("--tf32", arguments.tf32,
                  "CUDA: TF32 in convolutions and matmuls: on (faster, ~1e-3 from float32), off (float32), default "
                  "(LibTorch's: convolutions only)")
@@ -159,15 +153,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (!arguments.shape_text.empty()) arguments.input.shape = tsnative::ts_infer::parse_shape(arguments.shape_text);
-    arguments.engine.check_inputs = !no_input_check;
-    arguments.engine.freeze = !no_freeze;
     if (no_fusion) arguments.engine.onednn_fusion = "off";
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const std::exception& e) {  // CLI::ParseError, or a malformed --shape
     std::cerr << "ts-infer: " << e.what() << "\n"
               << "usage: ts-infer MODEL.pt [--device D] [--batch N | --shape AxBxC] [--input FILE.npy] [--topk K] "
-                 "[--threads N] [--warmup N --iters N] [--precision P] [--cuda-graphs] [--json]   (--help for more)"
+                 "[--threads N] [--warmup N --iters N] [--precision P] [--cuda-graphs] [--json]   (--help for all)"
               << std::endl;
     return 2;
   }

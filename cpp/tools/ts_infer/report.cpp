@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "../common/options_json.h"
 #include "tsnative/metadata.h"
 
 namespace tsnative::ts_infer {
@@ -78,7 +79,15 @@ void print_json(const RunReport& report) {
   out["device"] = engine.device().str();
   out["threads"] = report.threads;
   out["load_ms"] = engine.load_seconds() * 1e3;
+  out["options"] = tools::options_json(engine.options());
   out["optimizations"] = engine.optimizations();
+  const LoadReport load = engine.load_report();
+  out["steps"] = nlohmann::json::array();
+  for (const auto& step : load.steps) {
+    out["steps"].push_back(
+        {{"name", step.name}, {"applied", step.applied}, {"shapes", step.shapes}, {"reason", step.reason}});
+  }
+  out["warnings"] = load.warnings;
   const FusionReport fusion = engine.fusion();
   nlohmann::json trials = nlohmann::json::array();
   for (const auto& trial : fusion.trials) {

@@ -1,0 +1,95 @@
+// EngineOptions: every option of an Engine, declared once. The Python keywords of tsnative.Engine and their docs
+// (bind_engine.cpp), ts-infer's flags (cpp/tools/common/option_flags.h) and the JSON settings are all made from
+// describe() below, so adding an option is a field and a describe() line here, and its use in the engine.
+// Light on purpose: no torch headers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tsnative {
+
+// Input shapes of calls: one entry per call, one shape per tensor argument ({{1, 3, 224, 224}} for one tensor).
+using CallShapes = std::vector<std::vector<std::vector<int64_t>>>;
+
+// What describe() says about one option besides its field.
+struct OptionInfo {
+  const char* name;  // the Python keyword and JSON key; on the command line --name with '-' for '_'
+  const char* help;  // one line, for docstrings and --help
+  // Other command-line spellings, comma-separated (CLI11 style), e.g. "--fusion"; a bool that is true by default
+  // is the flag --no-name (its aliases given here negated too, e.g. "--no-input-check").
+  const char* aliases = "";
+  // The values a string option accepts, '|'-separated ("" for any): the command line refuses others as a usage
+  // error; the engine checks them again, for every client.
+  const char* choices = "";
+};
+
+struct EngineOptions {
+  std::string device = "cpu";
+  std::string method = "forward";
+  bool outputs_on_device = false;
+  bool check_inputs = true;
+  std::optional<std::string> sha256;
+  std::optional<uint64_t> max_archive_bytes;
+  bool freeze = true;
+  std::string onednn_fusion = "auto";
+  CallShapes warmup_shapes;
+  bool executor_per_shape = true;
+  std::string precision = "fp32";
+  bool cuda_graphs = false;
+  bool pinned_transfers = false;
+
+  // Calls visit(OptionInfo, member pointer) once per option, in the order above.
+  template <class Visitor>
+  static void describe(Visitor&& visit) {
+    visit(OptionInfo{"device", "\"cpu\", \"cuda\" (the first GPU) or \"cuda:N\""}, &EngineOptions::device);
+    visit(OptionInfo{"method", "the TorchScript method predict() runs"}, &EngineOptions::method);
+    visit(OptionInfo{"outputs_on_device", "leave outputs on the device instead of copying them to the CPU"},
+          &EngineOptions::outputs_on_device);
+    visit(OptionInfo{"check_inputs",
+                     "check tensors against the dtypes and shapes tsnative.export recorded (every dimension but a "
+                     "verified dynamic batch) before running forward",
+                     "--no-input-check"},
+          &EngineOptions::check_inputs);
+    visit(OptionInfo{"sha256", "the file's expected SHA-256 (hex): another file is refused before it is parsed"},
+          &EngineOptions::sha256);
+    visit(OptionInfo{"max_archive_bytes",
+                     "refuse a file whose archive declares more data than this (default: the machine's memory)"},
+          &EngineOptions::max_archive_bytes);
+    visit(OptionInfo{"freeze",
+                     "freeze a module whose graph still reads its weights through attributes (weights become "
+                     "constants, conv+batchnorm folded); a module freezing refuses is run as it is"},
+          &EngineOptions::freeze);
+    visit(OptionInfo{"onednn_fusion",
+                     "CPU, frozen modules: oneDNN Graph fusion, verified per call shape against the unfused graph: "
+                     "\"auto\" (tried on each warmup_shapes entry, kept where correct and faster), \"on\" (also "
+                     "tried on each new call shape, kept where correct) or \"off\"",
+                     "--fusion", "auto|on|off"},
+          &EngineOptions::onednn_fusion);
+    visit(OptionInfo{"warmup_shapes",
+                     "input shapes to run at load (random normal values; zeros for integer and bool inputs), one "
+                     "entry per call with one shape per tensor argument, so the graph is optimised for them before "
+                     "the first real call"},
+          &EngineOptions::warmup_shapes);
+    visit(OptionInfo{"executor_per_shape",
+                     "give each warmup_shapes entry a TorchScript executor of its own (one shared executor optimises "
+                     "for the first shapes it sees)"},
+          &EngineOptions::executor_per_shape);
+    visit(OptionInfo{"precision",
+                     "\"fp32\", \"bf16\" or \"fp16\": floating-point weights and inputs converted at load and per "
+                     "call; floating-point outputs come back as float32",
+                     "", "fp32|bf16|fp16"},
+          &EngineOptions::precision);
+    visit(OptionInfo{"cuda_graphs",
+                     "CUDA: capture a CUDA graph per warmup_shapes entry and replay it for calls of exactly those "
+                     "shapes; other calls run as usual"},
+          &EngineOptions::cuda_graphs);
+    visit(OptionInfo{"pinned_transfers", "CUDA: copy inputs and outputs through page-locked memory, asynchronously",
+                     "--pinned"},
+          &EngineOptions::pinned_transfers);
+  }
+};
+
+}  // namespace tsnative

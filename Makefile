@@ -64,10 +64,25 @@ build: setup
 	$(PY) -m pip install --disable-pip-version-check -q --no-build-isolation --no-deps \
 	  -Ccmake.define.TSNATIVE_BUILD_TESTS=ON .
 
-lint: setup
+# lint = style (ruff, clang-format: needs only the tools) + stubcheck. stubcheck fails when the committed
+# python/tsnative/_C.pyi differs from the stubs of the module built from these sources, so it depends on build,
+# not on setup: against a stale install it would pass or fail for the wrong reason. style comes first, so a style
+# error shows before a long build; make test (build lint) builds once; make style is the quick check.
+.PHONY: style stubcheck stubs
+lint: style stubcheck
+
+style: setup
 	$(VENV)/bin/ruff check $(PY_SOURCES)
 	$(VENV)/bin/ruff format --check $(PY_SOURCES)
 	$(VENV)/bin/clang-format --dry-run -Werror $(CPP_SOURCES)
+
+stubcheck: build
+	$(PY) scripts/stubs.py --check
+
+# Regenerates python/tsnative/_C.pyi (pybind11-stubgen, then ruff) from the freshly built module: run it after
+# changing the bindings, and commit the file.
+stubs: build
+	$(PY) scripts/stubs.py
 
 format: setup
 	$(VENV)/bin/ruff check --fix $(PY_SOURCES)

@@ -68,7 +68,7 @@ def _lines_per_path(
     target = results["settings"]["target_spread"]
     groups = _groups(rows) or _groups(results["latency"])
     figure, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.6), squeeze=False)
-    any_unstable = False
+    any_unstable = any_bars = False
     for axis, (mode, device) in zip(axes[0], groups, strict=True):
         group = [r for r in rows if r["mode"] == mode and r["device"] == device]
         for order, path in enumerate(_paths_in(group)):
@@ -77,8 +77,9 @@ def _lines_per_path(
             ys = [r[value] for r in points]
             style = {"color": COLORS[path], "zorder": 3 + order}
             errors = None
-            if spread is not None:
+            if spread is not None and all(spread[0] in r for r in points):  # results.json from before p10_ms: none
                 low, high = spread
+                any_bars = True
                 errors = [[r[value] - r[low] for r in points], [r[high] - r[value] for r in points]]
             axis.errorbar(
                 xs,
@@ -118,14 +119,20 @@ def _lines_per_path(
             axis.legend(fontsize=8)
         if value.startswith("speedup"):
             axis.axhline(1.0, color="grey", linewidth=1, linestyle="--", zorder=1)
+            # plain ratios (0.8x, 1.2x) rather than powers of ten on the log axis
+            ratio = matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}x")
+            axis.yaxis.set_major_formatter(ratio)
+            low, high = axis.get_ylim()
+            # within a decade the minor ticks are the only labels; over several they would overlap
+            axis.yaxis.set_minor_formatter(ratio if high / low < 10 else matplotlib.ticker.NullFormatter())
     notes = []
-    if spread is not None:
+    if any_bars:
         notes.append("bars: p10-p90 of the calls")
     if any_unstable:
-        notes.append(f"hollow marker: unsettled (IQR/median of its calls >= {target:.0%}), read with care")
+        notes.append(f"hollow: unsettled (IQR/median >= {target:.0%})")
     if notes:
-        figure.text(0.01, 0.01, "; ".join(notes), fontsize=8, color="dimgrey")
-        figure.tight_layout(rect=(0, 0.04, 1, 1))
+        figure.text(0.01, 0.01, "\n".join(notes), fontsize=7.5, color="dimgrey")
+        figure.tight_layout(rect=(0, 0.03 * (1 + len(notes)), 1, 1))
     else:
         figure.tight_layout()
     figure.savefig(file, dpi=110)

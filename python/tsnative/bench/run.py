@@ -85,7 +85,10 @@ def run_bench(
     # The exported files (137 MB for ResNet-18 with ONNX) are needed only while measuring: a temporary folder,
     # removed however the study ends (error or Ctrl-C included).
     with tempfile.TemporaryDirectory(prefix="tsnative-bench-") as workdir:
-        artifacts = _prepare_artifacts(source, config, Path(workdir))
+        try:
+            artifacts = _prepare_artifacts(source, config, Path(workdir))
+        except KeyboardInterrupt:
+            raise BenchInterrupted("while exporting the model; nothing written") from None
         results: dict[str, Any] = {
             "schema": SCHEMA,
             "model": artifacts["name"],
@@ -103,6 +106,7 @@ def run_bench(
         try:
             with Progress(total, enabled=progress) as bar:
                 for mode, device in groups:
+                    bar.describe(f"{artifacts['name']} {mode} {device} load times")
                     paths = _paths_for(artifacts, mode, device, threads)
                     results["loads"] += _measure_loads(paths, mode, device, threads, config, source["shape"])
                     for batch in config.batches:

@@ -17,9 +17,10 @@ demo: build
 	$(PY) scripts/demo.py
 	$(VENV)/bin/tsnative bench resnet18 --mode trace --batch 1,8 --budget 10 --out demo-out/bench
 
-# The README's full study (several minutes): benchmarks/results/resnet18/
+# The README's full study (several minutes), written to artifacts/study/resnet18/ (untracked); to replace the
+# tracked results the README quotes: make bench OUT=benchmarks/results/resnet18
 bench: build
-	bash benchmarks/study.sh
+	OUT="$(OUT)" bash benchmarks/study.sh
 
 test: build lint
 	$(PY) -m pytest
@@ -32,11 +33,15 @@ $(DEPS_DONE): requirements-dev.txt
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $@
 
-# C++ libraries from Debian (needs root or sudo; elsewhere install them with your package manager):
-# nlohmann-json (core: export metadata, ts-infer --json), CLI11 (ts-infer's and ts-train's options), OpenSSL's
-# libcrypto (SHA-256 pins), libpng and libjpeg-turbo (fine-tuning images), GoogleTest (C++ tests).
-SYSTEM_PACKAGES = nlohmann-json3-dev libcli11-dev libssl-dev libpng-dev libjpeg-dev libgtest-dev
-# Installs the Debian packages in $(1) that are missing.
+# C++ libraries: nlohmann-json (core: export metadata, ts-infer --json), CLI11 (ts-infer's and ts-train's options),
+# OpenSSL's libcrypto (SHA-256 pins), libpng and libjpeg-turbo (fine-tuning images), GoogleTest (C++ tests).
+# scripts/system_deps.sh first asks CMake whether it finds them (find_package, as the build does) and uses apt-get
+# (as root or with sudo) only for those it does not find. Without root: install them elsewhere and pass their
+# prefix, e.g. make test CMAKE_PREFIX_PATH=$HOME/.local (the probe and the build both search it), or skip the
+# check with TSNATIVE_SYSTEM_DEPS=skip.
+TSNATIVE_SYSTEM_DEPS ?= auto
+export TSNATIVE_SYSTEM_DEPS CMAKE_PREFIX_PATH
+# Installs the Debian packages in $(1) that are missing (developer tools: clang for make sanitize).
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -45,8 +50,8 @@ define apt_install
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 endef
-system-deps:
-	$(call apt_install,$(SYSTEM_PACKAGES))
+system-deps: $(DEPS_DONE)
+	@bash scripts/system_deps.sh
 
 # Hardening checks for developers (not part of make test): an ASan+UBSan build (clang) run over the C++ tests and
 # the malformed-file corpus, and the loader's libFuzzer harness for $(SECONDS) seconds.

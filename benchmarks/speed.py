@@ -1,6 +1,8 @@
 """Native speed against its targets (issue #6), every ratio measured in one run, rounds interleaved.
 
-    python benchmarks/speed.py [--threads 2] [--rounds 7] [--out benchmarks/results/speed]
+    python benchmarks/speed.py [--threads 2] [--rounds 7] [--out artifacts/speed]
+
+(--out benchmarks/results/speed replaces the tracked figures the README quotes; the default is untracked.)
 
 CPU, ResNet-18 (random weights, `tsnative.export` trace, frozen) at batch 1 and 8: tsnative.Engine.predict
 (default optimisations, batch 1 and 8 declared as warm-up shapes) against ONNX Runtime and against Python eager;
@@ -180,7 +182,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=10, help="calls per path per round (ResNet-18)")
     parser.add_argument("--gpu-iters", type=int, default=50, help="calls per path per round (GPU)")
     parser.add_argument("--tiny-calls", type=int, default=5000, help="calls per path per round (tiny module)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed"))
+    # Untracked by default: a rerun does not overwrite the README's figures unless --out says so.
+    parser.add_argument("--out", type=Path, default=Path("artifacts/speed"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 import tsnative
 from conftest import save_scripted
+from tsnative.bench import run
 from tsnative.bench.run import SCHEMA
 
 PATHS = {"eager", "torchscript", "native", "native_cpp", "onnxruntime"}
@@ -33,6 +36,9 @@ LATENCY_FIELDS = {
     "spread",
     "stable",
     "speedup_vs_eager",
+    "speedup_vs_torchscript",
+    "p10_ms",
+    "samples_ms",
 }
 LOAD_FIELDS = {"mode", "device", "path", "label", "cold_load_ms", "warm_load_ms", "first_inference_ms", "first_batch"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -154,3 +160,73 @@ def test_engine_time_is_the_cpp_loop(tmp_path: Path) -> None:
         engine.time("not a tensor")
     with pytest.raises(ValueError, match="iterations >= 1"):
         engine.time(torch.randn(1, 3, 16, 16), iterations=0)
+
+
+def test_a_tsnative_file_is_measured_on_its_recorded_shape(conv_files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    results = tsnative.bench(
+        conv_files["exported"], out=out, batches=[1, 2], cold_loads=False, budget_seconds=0.3, progress=False
+    )
+    assert results["input_shape"] == [3, 16, 16] and results["settings"]["size"] == 16  # no size given
+    # No eager path for a file: the speed-up is against Python TorchScript, and no empty eager figure is drawn.
+    assert all(row["speedup_vs_eager"] is None for row in results["latency"])
+    assert {row["speedup_vs_torchscript"] for row in results["latency"] if row["path"] == "torchscript"} == {1.0}
+    assert sorted(path.name for path in out.iterdir()) == [
+        "latency_vs_batch.png",
+        "load_times.png",
+        "results.csv",
+        "results.json",
+        "speedup_vs_torchscript.png",
+    ]
+    written = json.loads((out / "results.json").read_text())
+    machine = written["machine"]
+    assert isinstance(machine["cpu_flags"], list) and set(machine["cpu_flags"]) <= set(run.CPU_FLAGS)
+    assert len(machine["load_average_before"]) == 3 and len(machine["load_average_after"]) == 3
+    for row in written["latency"]:
+        assert len(row["samples_ms"]) == row["samples"]  # every timed call, not only the summary
+        assert row["p10_ms"] <= row["median_ms"] <= row["p90_ms"]
+        assert min(row["samples_ms"]) == pytest.approx(row["min_ms"], abs=1e-4)
+    assert "samples_ms" not in (out / "results.csv").read_text().splitlines()[0]
+
+
+def test_no_output_folder_leaves_nothing_behind(
+    conv_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    results = tsnative.bench(
+        TinyConvNet(),
+        modes=["trace"],
+        batches=[1],
+        size=16,
+        onnx=False,
+        cold_loads=False,
+        budget_seconds=0.2,
+        min_rounds=1,
+        progress=False,
+        threads=1,
+    )
+    assert results["latency"] and results["files"]["trace"] > 0
+    assert not list(tmp_path.iterdir())  # the exported files lived in a temporary folder, removed at the end
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batches": [1, 0]}, "batches: expected a positive integer, got 0"),
+        ({"batches": []}, "batches: expected a non-empty list, got []"),
+        ({"devices": ["gpu"]}, 'devices: expected "cpu", "cuda" or "cuda:N", got \'gpu\''),
+        ({"modes": ["jit"]}, "modes: expected script, trace, auto, got 'jit'"),
+        ({"threads": -1}, "threads: expected a positive integer, got -1"),
+        ({"size": 0}, "size: expected a positive integer, got 0"),
+        ({"budget_seconds": 0}, "budget_seconds: expected a positive number, got 0"),
+        ({"max_rounds": 2, "min_rounds": 3}, "max_rounds: expected at least min_rounds (3), got 2"),
+    ],
+)
+def test_settings_are_checked_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], message: str
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ValueError) as raised:
+        tsnative.bench(TinyConvNet(), out=tmp_path / "out", progress=False, **settings)
+    assert str(raised.value) == message
+    assert not list(tmp_path.iterdir())

@@ -25,7 +25,10 @@ def main(request_text: str) -> int:
     # import tsnative from the folder the parent imported it from instead.
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [request["package_parent"], *(p for p in sys.path if os.path.abspath(p or ".") != here)]
-    import tsnative  # after the limits apply: importing torch is part of what they bound
+    # After the limits apply: importing torch and the native module is part of what they bound. (`import tsnative`
+    # alone imports neither: the package loads them on first use.)
+    import tsnative
+    import tsnative.engine
     from tsnative.isolation import READY_LINE
 
     print(READY_LINE, flush=True)

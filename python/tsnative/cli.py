@@ -11,15 +11,14 @@ import argparse
 import difflib
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import torch
-
+# Nothing here imports torch (2-3 s): each command imports what it needs once its arguments are parsed, so
+# `tsnative --help`, `--version` and usage errors answer at once.
 from ._version import __version__
-from .engine import Engine
-from .export import export
 
 
 def _count(text: str) -> int:
@@ -31,6 +30,43 @@ def _count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _positive_number(text: str) -> float:
+    """argparse type for budgets and fractions: a positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _counts(text: str) -> list[int]:
+    """argparse type for --batch: comma-separated positive integers."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers like 1,8,32, got {text!r}"
+        ) from None
+    if any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like 1,8,32, got {text!r}")
+    return values
+
+
+def _choices(allowed: Sequence[str], pattern: str) -> Callable[[str], list[str]]:
+    """argparse type for comma-separated names, each in `allowed` or matching `pattern` (e.g. cuda:1)."""
+
+    def parse(text: str) -> list[str]:
+        values = text.split(",")
+        for value in values:
+            if not re.fullmatch(pattern, value):
+                raise argparse.ArgumentTypeError(f"expected {', '.join(allowed)} (comma-separated), got {value!r}")
+        return values
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,14 +96,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Python, the C++ loop, ONNX Runtime) and write results.json, results.csv and plots.",
     )
     bench_parser.add_argument("model", help="torchvision model name (random weights) or a TorchScript .pt file")
-    bench_parser.add_argument("--mode", default="script,trace", help="export modes, comma-separated")
-    bench_parser.add_argument("--device", default="cpu", help="devices, comma-separated: cpu,cuda")
-    bench_parser.add_argument("--batch", default="1,2,4,8,16,32", help="batch sizes, comma-separated")
+    modes = _choices(["script", "trace", "auto"], "script|trace|auto")
+    bench_parser.add_argument("--mode", type=modes, default="script,trace", help="export modes, comma-separated")
+    devices = _choices(["cpu", "cuda", "cuda:N"], r"cpu|cuda(:\d+)?")
+    bench_parser.add_argument("--device", type=devices, default="cpu", help="devices, comma-separated: cpu,cuda")
+    bench_parser.add_argument("--batch", type=_counts, default="1,2,4,8,16,32", help="batch sizes, comma-separated")
     bench_parser.add_argument("--threads", type=_count, default=None, help="intra-op threads for every path")
-    bench_parser.add_argument("--size", type=_count, default=224, help="input height and width (default 224)")
+    bench_parser.add_argument(
+        "--size", type=_count, default=None, help="input height and width (default: a file's recorded shape, or 224)"
+    )
     bench_parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (bench-out)")
-    bench_parser.add_argument("--budget", type=float, default=30.0, help="seconds per configuration at most")
-    bench_parser.add_argument("--target-spread", type=float, default=0.05, help="stop when IQR/median is below")
+    bench_parser.add_argument("--budget", type=_positive_number, default=30.0, help="seconds per configuration at most")
+    bench_parser.add_argument(
+        "--target-spread", type=_positive_number, default=0.05, help="stop when IQR/median is below"
+    )
     bench_parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out")
     bench_parser.add_argument("--no-cold-loads", action="store_true", help="skip fresh-process load timings")
     bench_parser.add_argument("--cold-repeats", type=_count, default=3, help="fresh processes per cold load (3)")
@@ -112,8 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # when it flushes stdout at exit, so stdout goes to /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print(f"tsnative {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C reaches the whole process group: children (the bench's fresh-process loads, ts-infer) stop too,
+        # and their output is captured, so this is the one line the user sees. The bench says what it wrote.
+        detail = f" {interrupt}" if str(interrupt) else ""
+        print(f"tsnative {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
     except (OSError, RuntimeError, ValueError, TypeError, MemoryError) as error:
         # tsnative's errors (RuntimeError subclasses), the OS's and torch's: one line, never a traceback.
@@ -123,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    import torch
     import torchvision
+
+    from .export import export
 
     available = torchvision.models.list_models(module=torchvision.models)
     if args.model not in available:
@@ -143,18 +191,12 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import bench
     from .bench.report import print_table
 
-    def numbers(text: str) -> list[int]:
-        try:
-            return [int(part) for part in text.split(",")]
-        except ValueError:
-            raise ValueError(f"--batch: expected comma-separated integers like 1,8,32, got {text!r}") from None
-
     results = bench(
         args.model,
         out=args.out,
-        modes=args.mode.split(","),
-        devices=args.device.split(","),
-        batches=numbers(args.batch),
+        modes=args.mode,
+        devices=args.device,
+        batches=args.batch,
         threads=args.threads,
         size=args.size,
         budget_seconds=args.budget,
@@ -208,6 +250,8 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .engine import Engine
+
     # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).
     engine = Engine(args.path, freeze=False, onednn_fusion=False)
     metadata = engine.metadata

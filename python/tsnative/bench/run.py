@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 import os
 import platform
+import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -16,8 +18,10 @@ import torch
 
 from .._torchscript import torchscript_calls
 from .._version import __version__
+from ..engine import Engine
 from ..errors import DeviceUnavailableError
 from ..export import export
+from . import SCHEMA
 from .cold_load import measure_in_fresh_process
 from .paths import (
     LABELS,
@@ -30,7 +34,14 @@ from .paths import (
 )
 from .stats import relative_spread, summarize
 
-SCHEMA = "tsnative.bench/1"
+MODES = ("script", "trace", "auto")
+DEFAULT_SIZE = 224
+# CPU flags that decide which kernels LibTorch and ONNX Runtime can use (bf16 is fast only with avx512_bf16/amx).
+CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16")
+
+
+class BenchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the study. Its text says what was written: the configurations measured before it, if any."""
 
 
 @dataclasses.dataclass
@@ -39,7 +50,7 @@ class BenchSettings:
     devices: Sequence[str] = ("cpu",)
     batches: Sequence[int] = (1, 2, 4, 8, 16, 32)
     threads: int | None = None  # None: torch's current intra-op thread count
-    size: int = 224  # input height and width
+    size: int | None = None  # input height and width; None: a file's recorded input shape, else 224
     warmup: int = 3  # untimed runs per path before each batch size
     iters_per_round: int = 5  # timed runs of each path per round
     min_rounds: int = 3
@@ -52,81 +63,203 @@ class BenchSettings:
     optimize: bool = True  # export with freezing, as tsnative.export does by default
 
 
-def bench(
+def run_bench(
     model: str | os.PathLike[str] | torch.nn.Module,
     *,
     out: str | os.PathLike[str] | None = None,
     progress: bool = True,
     **settings: Any,
 ) -> dict[str, Any]:
-    """Measures one model along every path (eager, Python TorchScript, native Engine from Python, the C++ loop,
-    ONNX Runtime) for each export mode, device and batch size; returns the results (the ``results.json`` schema).
-
-    ``model`` is a torchvision classification model name (random weights), an ``nn.Module`` taking one image
-    batch, or a TorchScript file (then only its TorchScript paths run). With ``out``, writes results.json,
-    results.csv and PNG plots there. ``settings`` are the fields of :class:`BenchSettings`.
-    """
+    """tsnative.bench (see its docstring in tsnative/bench/__init__.py)."""
     from .report import Progress, write_outputs  # rich and matplotlib only when a study runs, not on import
 
+    # Everything a user can get wrong is checked before the first export or measurement, which take minutes.
     config = BenchSettings(**settings)
+    _check_settings(config)
+    folder = _writable_folder(out) if out is not None else None
+    source = _resolve_model(model, config)
     threads = config.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
-    for device in config.devices:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise DeviceUnavailableError(f'device "{device}" requested, but CUDA is not available on this machine')
+    load_before = _load_average()
 
-    workdir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="tsnative-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    artifacts = _prepare_artifacts(model, config, workdir / "artifacts")
-
-    results: dict[str, Any] = {
-        "schema": SCHEMA,
-        "model": artifacts["name"],
-        "input_shape": [3, artifacts["size"], artifacts["size"]],
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "settings": {**dataclasses.asdict(config), "threads": threads},
-        "files": {kind: _size_on_disk(file) for kind, file in artifacts["files"].items()},
-        "notes": artifacts["notes"],
-        "loads": [],
-        "latency": [],
-    }
-    groups = [(mode, device) for mode in artifacts["modes"] for device in config.devices]
-    with Progress(len(groups) * len(config.batches), enabled=progress) as bar:
-        for mode, device in groups:
-            paths = _paths_for(artifacts, mode, device, threads)
-            results["loads"] += _measure_loads(paths, mode, device, threads, config, artifacts["size"])
-            for batch in config.batches:
-                bar.describe(f"{artifacts['name']} {mode} {device} batch {batch}")
-                results["latency"] += _measure_latency(paths, mode, device, batch, config, artifacts["size"])
-                bar.advance()
-    if out is not None:
-        write_outputs(results, workdir)
+    # The exported files (137 MB for ResNet-18 with ONNX) are needed only while measuring: a temporary folder,
+    # removed however the study ends (error or Ctrl-C included).
+    with tempfile.TemporaryDirectory(prefix="tsnative-bench-") as workdir:
+        try:
+            artifacts = _prepare_artifacts(source, config, Path(workdir))
+        except KeyboardInterrupt:
+            raise BenchInterrupted("while exporting the model; nothing written") from None
+        results: dict[str, Any] = {
+            "schema": SCHEMA,
+            "model": artifacts["name"],
+            "input_shape": list(source["shape"]),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": {**_machine(), "load_average_before": load_before},
+            "settings": {**dataclasses.asdict(config), "threads": threads, "size": source["size"]},
+            "files": {kind: _size_on_disk(file) for kind, file in artifacts["files"].items()},
+            "notes": artifacts["notes"],
+            "loads": [],
+            "latency": [],
+        }
+        groups = [(mode, device) for mode in artifacts["modes"] for device in config.devices]
+        total, done = len(groups) * len(config.batches), 0
+        try:
+            with Progress(total, enabled=progress) as bar:
+                for mode, device in groups:
+                    bar.describe(f"{artifacts['name']} {mode} {device} load times")
+                    paths = _paths_for(artifacts, mode, device, threads)
+                    results["loads"] += _measure_loads(paths, mode, device, threads, config, source["shape"])
+                    for batch in config.batches:
+                        bar.describe(f"{artifacts['name']} {mode} {device} batch {batch}")
+                        results["latency"] += _measure_latency(paths, mode, device, batch, config, source["shape"])
+                        done += 1
+                        bar.advance()
+        except KeyboardInterrupt:
+            results["interrupted"] = f"after {done} of {total} configurations"
+            results["machine"]["load_average_after"] = _load_average()
+            if folder is None or not results["latency"]:
+                raise BenchInterrupted(f"after {done} of {total} configurations; nothing written") from None
+            write_outputs(results, folder)
+            raise BenchInterrupted(
+                f"after {done} of {total} configurations; partial results in {folder / 'results.json'}"
+            ) from None
+    results["machine"]["load_average_after"] = _load_average()
+    if folder is not None:
+        write_outputs(results, folder)
     return results
 
 
-def _prepare_artifacts(model: Any, config: BenchSettings, workdir: Path) -> dict[str, Any]:
-    """Exports the model once per mode (and to ONNX); a .pt path is used as it is."""
+def _check_settings(config: BenchSettings) -> None:
+    """One-line ValueErrors naming the setting, what it takes and what it was given."""
+
+    def positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+            kind = "a non-negative" if allow_zero else "a positive"
+            raise ValueError(f"{name}: expected {kind} integer, got {value!r}")
+
+    def positive_number(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name}: expected a positive number, got {value!r}")
+
+    for name in ("modes", "devices", "batches"):
+        value = getattr(config, name)
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+            raise ValueError(f"{name}: expected a non-empty list, got {value!r}")
+    for mode in config.modes:
+        if mode not in MODES:
+            raise ValueError(f"modes: expected {', '.join(MODES)}, got {mode!r}")
+    for device in config.devices:
+        if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+            raise ValueError(f'devices: expected "cpu", "cuda" or "cuda:N", got {device!r}')
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise DeviceUnavailableError(f'device "{device}" requested, but CUDA is not available on this machine')
+    for batch in config.batches:
+        positive_int("batches", batch)
+    if config.threads is not None:
+        positive_int("threads", config.threads)
+    if config.size is not None:
+        positive_int("size", config.size)
+    positive_int("warmup", config.warmup, allow_zero=True)
+    for name in ("iters_per_round", "min_rounds", "max_rounds", "cold_load_repeats"):
+        positive_int(name, getattr(config, name))
+    if config.max_rounds < config.min_rounds:
+        raise ValueError(f"max_rounds: expected at least min_rounds ({config.min_rounds}), got {config.max_rounds}")
+    positive_number("target_spread", config.target_spread)
+    positive_number("budget_seconds", config.budget_seconds)
+
+
+def _writable_folder(out: str | os.PathLike[str]) -> Path:
+    """`out` as a folder the results can be written to; nothing is created yet (a failed study leaves nothing)."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"out: expected a folder for the results, got the existing file {str(folder)!r}")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"out: cannot create {str(folder)!r}: {str(existing)!r} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"out: cannot write to {str(folder)!r}: {str(existing)!r} is not writable")
+    return folder
+
+
+def _resolve_model(model: Any, config: BenchSettings) -> dict[str, Any]:
+    """What will be measured, checked: a module, a torchvision name, or a TorchScript file that loads, takes one
+    float tensor and runs on the input the study will feed it. `shape` is one input without its batch dimension."""
+    square = [3, config.size or DEFAULT_SIZE, config.size or DEFAULT_SIZE]
+    if isinstance(model, torch.nn.Module):
+        return {"kind": "module", "name": type(model).__name__, "module": model, "shape": square, "size": square[1]}
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"model: expected a torchvision model name, a TorchScript file or an nn.Module, got {model!r}")
+    text = os.fspath(model)
+    if Path(text).exists() or Path(text).suffix or os.sep in text:
+        return _resolve_file(Path(text), config, square)
+    import torchvision
+
+    available = torchvision.models.list_models(module=torchvision.models)
+    if text not in available:
+        close = difflib.get_close_matches(text, available, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; or give a TorchScript file's path"
+        raise ValueError(f"model: {text!r} is neither a file nor a torchvision classification model{hint}")
+    return {"kind": "torchvision", "name": text, "shape": square, "size": square[1]}
+
+
+def _resolve_file(file: Path, config: BenchSettings, square: list[int]) -> dict[str, Any]:
+    # Loaded as `tsnative info` does (no freezing or fusion): FileNotFoundError or a one-line ModelLoadError.
+    engine = Engine(file, freeze=False, onednn_fusion=False)
+    arguments = [argument for argument in engine.schema.arguments if argument.name != "self"]
+    if len(arguments) != 1 or arguments[0].type != "Tensor":
+        raise ValueError(
+            f"model: the bench feeds forward one tensor (a batch of inputs); {file} takes "
+            f"({', '.join(f'{a.name}: {a.type}' for a in arguments)})"
+        )
+    shape, size = square, square[1]
+    recorded = (engine.metadata or {}).get("inputs") or []
+    if len(recorded) == 1 and recorded[0].get("type") == "Tensor" and recorded[0].get("shape"):
+        dims, dtype = recorded[0]["shape"], recorded[0].get("dtype")
+        if dtype != "float32":
+            raise ValueError(f"model: the bench feeds float32 inputs; {file} records a {dtype} input")
+        if dims[0] != -1 and any(batch != dims[0] for batch in config.batches):
+            raise ValueError(
+                f"batches: {file} was exported for batch {dims[0]} only (not verified as dynamic), "
+                f"got {', '.join(map(str, config.batches))}"
+            )
+        shape = dims[1:]
+        if config.size is not None and shape[-2:] != [config.size, config.size]:
+            raise ValueError(
+                f"size: {file} records its input as [N, {', '.join(map(str, shape))}]; size {config.size} does not "
+                "fit it (leave the size out to use the recorded shape)"
+            )
+        size = shape[-1] if len(shape) == 3 and shape[-1] == shape[-2] else None
+    try:
+        engine.predict(torch.randn(config.batches[0], *shape))
+    except (RuntimeError, ValueError, TypeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"model: {file} does not run on a float32 input of shape {[config.batches[0], *shape]}: {first}"
+        ) from None
+    return {"kind": "file", "name": file.stem, "file": file, "shape": shape, "size": size}
+
+
+def _prepare_artifacts(source: dict[str, Any], config: BenchSettings, workdir: Path) -> dict[str, Any]:
+    """Exports the model once per mode (and to ONNX) into `workdir`; a TorchScript file is used as it is."""
     notes: list[str] = []
-    if isinstance(model, (str, os.PathLike)) and str(model).endswith(".pt"):
-        file = Path(model)
+    if source["kind"] == "file":
         return {
-            "name": file.stem,
-            "size": config.size,
+            "name": source["name"],
             "modes": ["file"],
-            "files": {"file": file},
+            "files": {"file": source["file"]},
             "notes": ["a TorchScript file: eager and ONNX Runtime paths not available"],
         }
-    if isinstance(model, str):
+    if source["kind"] == "torchvision":
         import torchvision
 
         torch.manual_seed(0)
-        name, module = model, torchvision.models.get_model(model, weights=None)
+        name, module = source["name"], torchvision.models.get_model(source["name"], weights=None)
     else:
-        name, module = type(model).__name__, model
+        name, module = source["name"], source["module"]
     module = module.eval()
-    workdir.mkdir(parents=True, exist_ok=True)
-    example = torch.randn(2, 3, config.size, config.size)
+    example = torch.randn(2, *source["shape"])
     files: dict[str, Path] = {"module": workdir / f"{name}.module.pt"}
     torch.save(module, files["module"])  # the nn.Module as Python pickles it: what eager loads
     for mode in config.modes:
@@ -136,13 +269,7 @@ def _prepare_artifacts(model: Any, config: BenchSettings, workdir: Path) -> dict
         onnx_file = _export_onnx(module, example, workdir / f"{name}.onnx", notes)
         if onnx_file is not None:
             files["onnx"] = onnx_file
-    return {
-        "name": name,
-        "size": config.size,
-        "modes": list(config.modes),
-        "files": files,
-        "notes": notes,
-    }
+    return {"name": name, "modes": list(config.modes), "files": files, "notes": notes}
 
 
 def _size_on_disk(file: Path) -> int:
@@ -186,7 +313,7 @@ def _paths_for(artifacts: dict[str, Any], mode: str, device: str, threads: int) 
 
 
 def _measure_loads(
-    paths: list[MeasuredPath], mode: str, device: str, threads: int, config: BenchSettings, size: int
+    paths: list[MeasuredPath], mode: str, device: str, threads: int, config: BenchSettings, shape: Sequence[int]
 ) -> list[dict[str, Any]]:
     """Cold load (median over fresh processes), warm load (median of 3 in this process), first inference."""
     warm: dict[str, list[float]] = {path.name: [] for path in paths}
@@ -195,7 +322,7 @@ def _measure_loads(
             start = time.perf_counter()
             path.load()
             warm[path.name].append((time.perf_counter() - start) * 1e3)
-    first_input = torch.randn(config.batches[0], 3, size, size)
+    first_input = torch.randn(config.batches[0], *shape)
     rows = []
     for path in paths:
         path.load()
@@ -223,12 +350,12 @@ def _cold_load_median(path: MeasuredPath, device: str, threads: int, repeats: in
 
 
 def _measure_latency(
-    paths: list[MeasuredPath], mode: str, device: str, batch: int, config: BenchSettings, size: int
+    paths: list[MeasuredPath], mode: str, device: str, batch: int, config: BenchSettings, shape: Sequence[int]
 ) -> list[dict[str, Any]]:
     """Warm-up, then rounds in which every path runs `iters_per_round` times, the order rotating each round so
     machine drift hits all paths alike; stops when every path's IQR/median is below the target (after
     min_rounds) or the time budget is spent."""
-    x = torch.randn(batch, 3, size, size)
+    x = torch.randn(batch, *shape)
     for path in paths:
         path.run_timed(x, config.warmup)
     samples: dict[str, list[float]] = {path.name: [] for path in paths}
@@ -242,7 +369,8 @@ def _measure_latency(
             stable = all(relative_spread(values) < config.target_spread for values in samples.values())
             if stable or time.perf_counter() - start > config.budget_seconds:
                 break
-    eager_median = summarize(samples["eager"], batch)["median_ms"] if "eager" in samples else None
+    medians = {name: summarize(values, batch)["median_ms"] for name, values in samples.items()}
+    eager_median, torchscript_median = medians.get("eager"), medians.get("torchscript")
     rows = []
     for path in paths:
         summary = summarize(samples[path.name], batch)
@@ -258,17 +386,23 @@ def _measure_latency(
                 "spread": relative_spread(samples[path.name]),
                 "stable": stable,
                 "speedup_vs_eager": eager_median / summary["median_ms"] if eager_median else None,
+                # a TorchScript file has no eager path: Python TorchScript is the baseline every study has
+                "speedup_vs_torchscript": torchscript_median / summary["median_ms"] if torchscript_median else None,
+                "samples_ms": [round(value, 4) for value in samples[path.name]],  # every timed call, in order
             }
         )
     return rows
 
 
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), None
     try:
         with open("/proc/cpuinfo") as cpuinfo:
-            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
+            lines = cpuinfo.read().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
+        present = next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
+        flags = [flag for flag in CPU_FLAGS if flag in present]
+    except OSError:  # not Linux: the model name from platform, flags unknown (None)
         pass
     try:
         import onnxruntime
@@ -278,6 +412,7 @@ def _machine() -> dict[str, Any]:
         onnxruntime_version = None
     return {
         "cpu": cpu,
+        "cpu_flags": flags,
         "cores": os.cpu_count(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch": torch.__version__,
@@ -287,4 +422,12 @@ def _machine() -> dict[str, Any]:
     }
 
 
-__all__ = ["LABELS", "SCHEMA", "BenchSettings", "bench"]
+def _load_average() -> list[float] | None:
+    """1, 5 and 15-minute load averages: a busy machine's timings are not a quiet machine's."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:  # not available on this platform
+        return None
+
+
+__all__ = ["LABELS", "SCHEMA", "BenchInterrupted", "BenchSettings", "run_bench"]

@@ -9,9 +9,10 @@ import numpy as np
 
 def summarize(samples_ms: list[float], batch: int) -> dict[str, Any]:
     values = np.asarray(samples_ms, dtype=float)
-    q25, median, q75, p90, p99 = np.percentile(values, [25, 50, 75, 90, 99])
+    p10, q25, median, q75, p90, p99 = np.percentile(values, [10, 25, 50, 75, 90, 99])
     return {
         "median_ms": float(median),
+        "p10_ms": float(p10),
         "p90_ms": float(p90),
         "p99_ms": float(p99),
         "iqr_ms": float(q75 - q25),

@@ -36,8 +36,8 @@ _LAZY = {
     "finetune": ".finetune",
     "load_images": ".finetune",
     "trial_load": ".isolation",
-    "configure": ".runtime",
-    "runtime": ".runtime",
+    "configure": "._runtime",
+    "runtime": "._runtime",
 }
 
 
@@ -83,7 +83,7 @@ if TYPE_CHECKING:
     from .finetune import EpochRecord, FinetuneHistory, LabelledImages, finetune, load_images
     from .isolation import Isolation, TrialLoad, trial_load
     from .report import CheckResult, ExportReport
-    from .runtime import configure, runtime
+    from ._runtime import configure, runtime
 
 __all__ = [
     "CheckResult",

@@ -9,9 +9,12 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
+# torch first: it loads LibTorch, which the native module _C links against.
+import torch  # noqa: F401
+
 from . import _C
 from .isolation import Isolation, trial_load
-from .runtime import configure
+from ._runtime import configure
 
 __all__ = ["Engine", "Fusion", "Precision"]
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# torch first: it loads LibTorch, which the native module _C links against.
+import torch  # noqa: F401
+
 from . import _C
 
 __all__ = ["configure", "runtime"]

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "dtypes.h"
 #include "error_text.h"
 #include "tsnative/errors.h"
 

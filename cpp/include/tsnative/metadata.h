@@ -1,10 +1,7 @@
 // Reading what tsnative.export recorded in a model file (the tsnative.json extra file, see Engine::metadata_json).
 #pragma once
 
-#include <c10/core/ScalarType.h>
-
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,10 +14,6 @@ struct InputSpec {
   std::string dtype;           // tensors only: "float32", "int64"...
   std::vector<int64_t> shape;  // tensors only; -1 marks a dimension of any size (a verified dynamic batch)
 };
-
-// dtype names as tsnative.export records them (NumPy style: "float32", "int64", "bool"...).
-std::string dtype_name(c10::ScalarType type);
-std::optional<c10::ScalarType> dtype_from_name(const std::string& name);
 
 // "[N, 3, 224, 224]": a shape as errors and reports print it; -1 (any size) prints as N.
 std::string shape_text(const std::vector<int64_t>& shape);

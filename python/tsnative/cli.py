@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from . import _C
 from ._version import __version__
 from .engine import Engine
 from .export import export
@@ -210,7 +211,8 @@ def _finetune(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).
     engine = Engine(args.path, freeze=False, onednn_fusion=False)
-    metadata = engine.metadata
+    text = _C.read_metadata(str(args.path))  # the file's metadata, checked by the C++ metadata unit
+    metadata = json.loads(text) if text else None
     if args.json:
         print(json.dumps(metadata, indent=2))
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -110,3 +111,36 @@ def test_a_file_without_metadata_reads_as_empty(tmp_path: Path) -> None:
     assert _C.read_metadata(str(path)) == ""
     assert _C.parse_metadata("") == ""
     assert tsnative.Engine(path).metadata is None
+
+
+class Classifier(torch.nn.Module):
+    """The smallest model fine-tuning takes: a Linear `fc` head over pooled pixels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(3, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def test_fine_tuning_refuses_a_file_from_a_newer_tsnative_before_training(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for colour, channel in (("blue", 2), ("red", 0)):
+        (tmp_path / "images" / colour).mkdir(parents=True)
+        pixels = torch.zeros(8, 8, 3, dtype=torch.uint8)
+        pixels[..., channel] = 200
+        Image.fromarray(pixels.numpy()).save(tmp_path / "images" / colour / "0.png")
+    newer = {"format": "tsnative.metadata/2", "inputs": [{"name": "x", "type": "Tensor", "dtype": "float32"}]}
+    path = tmp_path / "newer.pt"
+    torch.jit.script(Classifier()).save(str(path), _extra_files={"tsnative.json": json.dumps(newer)})
+    epochs: list[Any] = []
+    with pytest.raises(tsnative.ModelLoadError) as raised:
+        tsnative.finetune(
+            path, tmp_path / "images", tmp_path / "images", 2, epochs=1, size=8, out=tmp_path / "tuned.pt",
+            progress=epochs.append,
+        )  # fmt: skip
+    assert raised.value.reason == NEWER
+    assert epochs == [] and not (tmp_path / "tuned.pt").exists()

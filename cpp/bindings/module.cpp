@@ -8,4 +8,5 @@ PYBIND11_MODULE(_C, module) {
   tsnative::python::bind_signature(module);
   tsnative::python::bind_engine(module);
   tsnative::python::bind_finetune(module);
+  tsnative::python::bind_metadata(module);
 }

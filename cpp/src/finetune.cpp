@@ -355,6 +355,7 @@ FinetuneResult finetune_checked(const std::string& model_path, const ImageDatase
   const auto start = Clock::now();
   std::string metadata_json;
   torch::jit::Module module = detail::load_checked(model_path, c10::Device(c10::kCPU), "", 0, metadata_json);
+  metadata_json = detail::original_metadata(model_path, metadata_json);  // refused before training, not after
   const std::string input_name = forward_input_name(module, model_path);
 
   {

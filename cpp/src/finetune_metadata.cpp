@@ -5,15 +5,17 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "tsnative/engine.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
 
 namespace tsnative {
 namespace {
 
-nlohmann::json epochs_json(const std::vector<EpochStats>& history) {
-  nlohmann::json epochs = nlohmann::json::array();
+// Ordered: entries in the order written here, after those of the export's record (see metadata_text).
+using json = nlohmann::ordered_json;
+
+json epochs_json(const std::vector<EpochStats>& history) {
+  json epochs = json::array();
   for (const auto& stats : history) {
     epochs.push_back({{"epoch", stats.epoch},
                       {"train_loss", stats.train_loss},
@@ -33,8 +35,6 @@ std::string history_json(const std::vector<EpochStats>& history) { return epochs
 
 namespace detail {
 namespace {
-
-using nlohmann::json;
 
 // "2026-11-23T01:06:00+00:00", the form tsnative.export writes (Python's isoformat of a UTC time).
 std::string utc_now() {
@@ -78,19 +78,20 @@ json finetune_json(const FinetuneRecord& record) {
 
 }  // namespace
 
+std::string original_metadata(const std::string& model_path, const std::string& metadata_json) {
+  try {
+    return checked_metadata(metadata_json);
+  } catch (const InvalidValue& e) {
+    throw ModelLoadError(model_path, e.what());
+  }
+}
+
 std::string finetuned_metadata(const FinetuneRecord& record) {
   const auto& options = record.options;
-  json metadata;
-  if (!record.original_metadata.empty()) {
-    try {
-      metadata = json::parse(strict_metadata_json(record.original_metadata));
-    } catch (const json::exception& e) {
-      throw ModelLoadError(record.model_path, std::string("its ") + kMetadataFile + " is not JSON (" + e.what() + ")");
-    }
-  }
-  if (!metadata.is_object()) {
-    metadata = {{"format", "tsnative.metadata/1"}, {"model", record.model_type}, {"export_mode", "unknown"}};
-  }
+  const std::string original = original_metadata(record.model_path, record.original_metadata);
+  // A file without metadata gets what can be said of it; metadata_text stamps the format.
+  json metadata = original.empty() ? json::object({{"model", record.model_type}, {"export_mode", "unknown"}})
+                                   : json::parse(original);
   // The model was trained and evaluated on batches of size x size images: that is what it now expects.
   const json image = {{"name", record.input_name},
                       {"type", "Tensor"},
@@ -112,7 +113,7 @@ std::string finetuned_metadata(const FinetuneRecord& record) {
   metadata["tsnative_version"] = TSNATIVE_VERSION;
   metadata["created"] = utc_now();
   metadata["finetune"] = finetune_json(record);
-  return metadata.dump(1);
+  return metadata_text(metadata.dump());
 }
 
 }  // namespace detail

@@ -19,7 +19,11 @@ struct FinetuneRecord {
   const FinetuneResult& result;
 };
 
-// The JSON text to store as kMetadataFile. Throws ModelLoadError when the original metadata is not JSON.
+// The model file's metadata checked (checked_metadata) before anything is trained on it: a file whose metadata this
+// version cannot read (not tsnative's, or from a newer tsnative) cannot have it rewritten. Throws ModelLoadError.
+std::string original_metadata(const std::string& model_path, const std::string& metadata_json);
+
+// The text to store as the file's tsnative.json (metadata_text). Throws ModelLoadError as original_metadata does.
 std::string finetuned_metadata(const FinetuneRecord& record);
 
 }  // namespace tsnative::detail

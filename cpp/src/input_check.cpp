@@ -1,5 +1,6 @@
 #include "input_check.h"
 
+#include "dtypes.h"
 #include "tsnative/errors.h"
 
 namespace tsnative::detail {

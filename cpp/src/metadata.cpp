@@ -9,29 +9,107 @@
 namespace tsnative {
 namespace {
 
-const std::vector<std::pair<std::string, c10::ScalarType>>& dtype_names() {
-  static const std::vector<std::pair<std::string, c10::ScalarType>> names{
-      {"float32", c10::kFloat}, {"float64", c10::kDouble}, {"float16", c10::kHalf}, {"bfloat16", c10::kBFloat16},
-      {"int64", c10::kLong},    {"int32", c10::kInt},      {"int16", c10::kShort},  {"int8", c10::kChar},
-      {"uint8", c10::kByte},    {"bool", c10::kBool}};
-  return names;
+// Ordered: entries keep the order they were written in (Python's dict order), so a rewrite changes only what it
+// changes.
+using Json = nlohmann::ordered_json;
+
+[[noreturn]] void refuse(const std::string& what) { throw InvalidValue("metadata: " + what); }
+
+// A value as an error names it: scalars as JSON text (cut short), containers by kind; "none" when absent.
+std::string found(const Json* value) {
+  if (value == nullptr) return "none";
+  if (value->is_object()) return "an object";
+  if (value->is_array()) return "a list";
+  std::string text = value->dump();
+  return text.size() <= 60 ? text : text.substr(0, 57) + "...";
+}
+
+// Files exported before tsnative wrote strict JSON may hold a bare NaN / Infinity (a check that did not run).
+std::string without_bare_nan(const std::string& text) {
+  if (text.find("NaN") == std::string::npos && text.find("Infinity") == std::string::npos) return text;
+  static const std::regex bare_number(R"((:\s*)-?(NaN|Infinity)\b)");
+  return std::regex_replace(text, bare_number, "$1null");
+}
+
+Json parse(const std::string& text, bool legacy_nan) {
+  try {
+    return Json::parse(legacy_nan ? without_bare_nan(text) : text);
+  } catch (const Json::exception& e) {
+    refuse(std::string("expected strict JSON text (no NaN or Infinity), got text that does not parse (") + e.what() +
+           ")");
+  }
+}
+
+bool is_string(const Json& value) { return value.is_string(); }
+bool is_list(const Json& value) { return value.is_array(); }
+
+// object[key], of the kind `is_kind` accepts; `where` ("inputs[0]: ") and `kind` ("a string") word the error.
+const Json& entry(const Json& object, const std::string& where, const char* key, const char* kind,
+                  bool (*is_kind)(const Json&)) {
+  const auto at = object.find(key);
+  const Json* value = at == object.end() ? nullptr : &*at;
+  if (value == nullptr || !is_kind(*value)) {
+    refuse(where + "expected \"" + key + "\": " + kind + ", got " + found(value));
+  }
+  return *value;
+}
+
+// The versions this build reads, as an error names them. (Appended, not `"\"" + text`: GCC 12 warns wrongly.)
+std::string readable_formats() {
+  std::string text = "\"";
+  if (kMetadataVersion > 1) text.append(metadata_format(1)).append("\" to \"");
+  return text.append(metadata_format()).append("\"");
+}
+
+// Refuses metadata without a "format" of a version this build reads.
+void check_format(const Json& metadata) {
+  const auto at = metadata.find("format");
+  const Json* format = at == metadata.end() ? nullptr : &*at;
+  static const std::regex pattern(R"(tsnative\.metadata/([1-9][0-9]*))");
+  std::smatch match;
+  if (format == nullptr || !format->is_string() ||
+      !std::regex_match(format->get_ref<const std::string&>(), match, pattern)) {
+    refuse("expected \"format\": " + readable_formats() + ", got " + found(format));
+  }
+  const std::string digits = match[1];
+  if (digits.size() > 9 || std::stoi(digits) > kMetadataVersion) {
+    refuse("written by a newer tsnative (" + format->get<std::string>() + "); this version reads up to " +
+           metadata_format());
+  }
+}
+
+// The entries readers rely on: "inputs", a list of {name, type} objects, with dtype and shape for tensors.
+void check_inputs(const Json& metadata) {
+  const Json& inputs = entry(metadata, "", "inputs", "a list of the recorded inputs", is_list);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string where = "inputs[" + std::to_string(i) + "]: ";
+    const Json& input = inputs[i];
+    if (!input.is_object()) refuse(where + "expected an object, got " + found(&input));
+    entry(input, where, "name", "a string", is_string);
+    if (entry(input, where, "type", "a string", is_string) != "Tensor") continue;
+    entry(input, where, "dtype", "a string", is_string);
+    const Json& shape = entry(input, where, "shape", "a list of sizes", is_list);
+    for (const Json& size : shape) {
+      if (!size.is_number_integer() || size.get<int64_t>() < -1) {
+        refuse(where + "expected \"shape\": sizes >= 0, or -1 for any size, got " + found(&size));
+      }
+    }
+  }
+}
+
+// Metadata as read from a file: parsed (legacy NaN as null) and checked.
+Json checked(const std::string& metadata_json) {
+  Json metadata = parse(metadata_json, /*legacy_nan=*/true);
+  if (!metadata.is_object()) refuse("expected a JSON object, got " + found(&metadata));
+  check_format(metadata);
+  // Metadata of an earlier version would be brought to this version's form here; 1 is the first.
+  check_inputs(metadata);
+  return metadata;
 }
 
 }  // namespace
 
-std::string dtype_name(c10::ScalarType type) {
-  for (const auto& [name, known] : dtype_names()) {
-    if (known == type) return name;
-  }
-  return c10::toString(type);
-}
-
-std::optional<c10::ScalarType> dtype_from_name(const std::string& name) {
-  for (const auto& [known_name, type] : dtype_names()) {
-    if (known_name == name) return type;
-  }
-  return std::nullopt;
-}
+std::string metadata_format(int version) { return "tsnative.metadata/" + std::to_string(version); }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string text = "[";
@@ -41,31 +119,41 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return text + "]";
 }
 
-std::string strict_metadata_json(const std::string& metadata_json) {
-  if (metadata_json.find("NaN") == std::string::npos && metadata_json.find("Infinity") == std::string::npos) {
-    return metadata_json;
-  }
-  static const std::regex bare_number(R"((:\s*)-?(NaN|Infinity)\b)");
-  return std::regex_replace(metadata_json, bare_number, "$1null");
+std::string checked_metadata(const std::string& metadata_json) {
+  if (metadata_json.empty()) return "";
+  return checked(metadata_json).dump(1);
 }
 
 std::vector<InputSpec> recorded_inputs(const std::string& metadata_json) {
   if (metadata_json.empty()) return {};
-  try {
-    const auto metadata = nlohmann::json::parse(strict_metadata_json(metadata_json));
-    std::vector<InputSpec> inputs;
-    for (const auto& input : metadata.at("inputs")) {
-      InputSpec spec{input.at("name").get<std::string>(), input.at("type").get<std::string>(), "", {}};
-      if (spec.type == "Tensor") {
-        spec.dtype = input.at("dtype").get<std::string>();
-        spec.shape = input.at("shape").get<std::vector<int64_t>>();
-      }
-      inputs.push_back(std::move(spec));
+  const Json metadata = checked(metadata_json);
+  std::vector<InputSpec> inputs;
+  for (const auto& input : metadata.at("inputs")) {
+    InputSpec spec{input.at("name").get<std::string>(), input.at("type").get<std::string>(), "", {}};
+    if (spec.type == "Tensor") {
+      spec.dtype = input.at("dtype").get<std::string>();
+      spec.shape = input.at("shape").get<std::vector<int64_t>>();
     }
-    return inputs;
-  } catch (const nlohmann::json::exception& e) {
-    throw InvalidValue(std::string("metadata: not the JSON tsnative.export writes (") + e.what() + ")");
+    inputs.push_back(std::move(spec));
   }
+  return inputs;
+}
+
+std::string metadata_text(const std::string& metadata_json) {
+  Json given = parse(metadata_json, /*legacy_nan=*/false);
+  if (!given.is_object()) refuse("expected a JSON object to write, got " + found(&given));
+  const auto format = given.find("format");
+  if (format != given.end() && *format != metadata_format()) {
+    refuse("expected \"format\": \"" + metadata_format() + "\" to write (the only one this version writes), got " +
+           found(&*format));
+  }
+  // "format" first, where readers (and people) look for it; the rest in the order given.
+  Json metadata = Json::object({{"format", metadata_format()}});
+  for (auto it = given.begin(); it != given.end(); ++it) {
+    if (it.key() != "format") metadata[it.key()] = std::move(it.value());
+  }
+  check_inputs(metadata);
+  return metadata.dump(1);
 }
 
 }  // namespace tsnative

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "dtypes.h"
 #include "error_text.h"
 #include "tsnative/errors.h"
 

@@ -250,11 +250,13 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from . import _C  # after .engine, which loads torch first
     from .engine import Engine
 
     # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).
     engine = Engine(args.path, freeze=False, onednn_fusion=False)
-    metadata = engine.metadata
+    text = _C.read_metadata(str(args.path))  # the file's metadata, checked by the C++ metadata unit
+    metadata = json.loads(text) if text else None
     if args.json:
         print(json.dumps(metadata, indent=2))
         return 0

@@ -118,7 +118,7 @@ class Engine(_C.Engine):
         """What ``tsnative.export`` recorded in the file (inputs, outputs, export mode, versions, verification),
         or ``None`` for a file exported otherwise."""
         text = self._metadata_json
-        return json.loads(text) if text else None
+        return json.loads(_C.parse_metadata(text)) if text else None  # checked by the C++ metadata unit
 
     def __repr__(self) -> str:
         if self.closed:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import torch
 
+from . import _C
 from ._check_inputs import batch_size, default_check_inputs
 from ._structure import describe, mark_dynamic_batch, shapes_text
 from ._torchscript import torchscript_calls
@@ -28,7 +29,6 @@ from .report import CheckResult, ExportReport, compare
 __all__ = ["ExportError", "ExportVerificationError", "export"]
 
 METADATA_FILE = "tsnative.json"  # the extra file the C++ engine reads (tsnative::kMetadataFile)
-METADATA_FORMAT = "tsnative.metadata/1"
 
 Mode = Literal["trace", "script", "auto"]
 
@@ -112,12 +112,16 @@ def export(
                 model, example, optimize, check_inputs, rtol, atol, draft, (exported, report, native_output)
             )
         report.parameters = sum(p.numel() for p in model.parameters())
-        report.metadata = _metadata(model, example, expected, native_output, report)
+        # The C++ metadata unit stamps the format, checks what readers rely on and gives the text to store; the
+        # report holds what the file will.
+        metadata_json = _C.metadata_text(
+            json.dumps(_metadata(model, example, expected, native_output, report), allow_nan=False)
+        )
+        report.metadata = json.loads(metadata_json)
         if not report.passed and strict:
             draft.unlink(missing_ok=True)
             raise ExportVerificationError(report)
         with torchscript_calls():
-            metadata_json = json.dumps(report.metadata, indent=1, allow_nan=False)
             exported.save(str(draft), _extra_files={METADATA_FILE: metadata_json})
         os.replace(draft, path)
         report.file_bytes = path.stat().st_size
@@ -420,8 +424,7 @@ def _metadata(
     if dynamic_batch:
         inputs = [mark_dynamic_batch(item, batch) for item in inputs]
         outputs = mark_dynamic_batch(outputs, batch)
-    return {
-        "format": METADATA_FORMAT,
+    return {  # "format" is stamped by _C.metadata_text
         "model": type(model).__name__,
         "inputs": inputs,
         "outputs": outputs,

@@ -12,12 +12,11 @@
 
 #include "tsnative/engine_options.h"
 #include "tsnative/load_report.h"
+#include "tsnative/metadata.h"
 #include "tsnative/signature.h"
 
 namespace tsnative {
 
-// The TorchScript extra file in which tsnative.export records what the model expects (inputs, export mode...).
-inline constexpr const char* kMetadataFile = "tsnative.json";
 
 class Engine {
  public:

@@ -1,14 +1,24 @@
-// Reading what tsnative.export recorded in a model file (the tsnative.json extra file, see Engine::metadata_json).
+// The export metadata format: what tsnative.export records in a model file (the tsnative.json extra file, see
+// Engine::metadata_json), written and read by C++ and, through tsnative._C, by Python. Every writer and reader goes
+// through this unit, which owns the format's version. Light on purpose (no TorchScript): code that does not run
+// models can include it.
 #pragma once
 
-#include <c10/core/ScalarType.h>
-
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace tsnative {
+
+// The newest metadata format this build reads, and the one it writes. A change that older readers would
+// misread (an entry renamed, or its meaning changed) takes the next version; the reader refuses newer versions.
+inline constexpr int kMetadataVersion = 1;
+
+// The TorchScript extra file in which tsnative.export records the metadata.
+inline constexpr const char* kMetadataFile = "tsnative.json";
+
+// The "format" entry of metadata of `version`: "tsnative.metadata/1".
+std::string metadata_format(int version = kMetadataVersion);
 
 // One top-level argument of the exported method as recorded at export.
 struct InputSpec {
@@ -18,23 +28,35 @@ struct InputSpec {
   std::vector<int64_t> shape;  // tensors only; -1 marks a dimension of any size (a verified dynamic batch)
 };
 
-// dtype names as tsnative.export records them (NumPy style: "float32", "int64", "bool"...).
-std::string dtype_name(c10::ScalarType type);
-std::optional<c10::ScalarType> dtype_from_name(const std::string& name);
-
 // "[N, 3, 224, 224]": a shape as errors and reports print it; -1 (any size) prints as N.
 std::string shape_text(const std::vector<int64_t>& shape);
 
-// The file's tsnative.json ("" when it has none) without loading the model: after the same archive checks as
-// Engine, read from the zip. Throws FileNotFound or ModelLoadError. (A loaded Engine has it: metadata_json().)
+// --- Reading ------------------------------------------------------------------------------------------------------
+
+// The file's tsnative.json as stored ("" when it has none) without loading the model: after the same archive
+// checks as Engine, read from the zip. Not checked: pass it to checked_metadata or recorded_inputs. Throws
+// FileNotFound or ModelLoadError. (A loaded Engine has the same text: metadata_json().)
 std::string read_metadata_json(const std::string& path);
 
-// `metadata_json` with the bare NaN / Infinity that files exported before tsnative wrote strict JSON may hold (a
-// check that did not run) read as null, so that they still load.
-std::string strict_metadata_json(const std::string& metadata_json);
+// The metadata as this version's canonical strict JSON text ("" for a file without metadata, ""), after checking
+// that it is tsnative metadata this version reads: a JSON object whose "format" is tsnative.metadata/N with
+// N <= kMetadataVersion, whose "inputs" is a list of objects with a "name" and a "type", and a "dtype" and a
+// "shape" for each "Tensor". The bare NaN / Infinity that files exported before tsnative wrote strict JSON may hold
+// (a check that did not run) read as null, so that those files still load. Throws InvalidValue naming what was
+// expected and what was found; for a newer format: "metadata: written by a newer tsnative (tsnative.metadata/2);
+// this version reads up to tsnative.metadata/1".
+std::string checked_metadata(const std::string& metadata_json);
 
-// The recorded inputs, in order; empty for a file without metadata (""). Throws InvalidValue when the text is not
-// the JSON tsnative.export writes.
+// The recorded inputs, in order, after the checks of checked_metadata; empty for a file without metadata ("").
+// Throws InvalidValue.
 std::vector<InputSpec> recorded_inputs(const std::string& metadata_json);
+
+// --- Writing ------------------------------------------------------------------------------------------------------
+
+// The text to store as the file's tsnative.json, from the metadata as strict JSON text (a JSON object; NaN and
+// Infinity refused): "format" is stamped first as metadata_format() (one given must be that), the object passes the
+// checks of checked_metadata, and the text is canonical (indent 1, entries in the order given). Throws
+// InvalidValue.
+std::string metadata_text(const std::string& metadata_json);
 
 }  // namespace tsnative

@@ -6,6 +6,7 @@
 
 #include <regex>
 
+#include "../../src/dtypes.h"
 #include "tsnative/errors.h"
 #include "tsnative/npy.h"
 

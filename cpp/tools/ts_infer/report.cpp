@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "../../src/dtypes.h"
 #include "../common/options_json.h"
 #include "tsnative/metadata.h"
 

@@ -1,0 +1,28 @@
+// tsnative._C's access to the metadata format (tsnative/metadata.h): Python writes (tsnative.export) and reads
+// (Engine.metadata, tsnative info) the tsnative.json extra file through the same checked C++ unit as the engine.
+#include "bindings.h"
+#include "tsnative/metadata.h"
+
+namespace py = pybind11;
+
+namespace tsnative::python {
+
+void bind_metadata(py::module_& module) {
+  module.attr("METADATA_VERSION") = kMetadataVersion;
+  module.attr("METADATA_FORMAT") = metadata_format();
+  module.def("metadata_text", &metadata_text, py::arg("metadata_json"),
+             "The text to store as a file's tsnative.json, from the metadata as strict JSON text: \"format\" stamped "
+             "first, the entries readers rely on checked, indent 1. Raises ValueError (NaN, no inputs, a format "
+             "other than METADATA_FORMAT...).");
+  module.def("parse_metadata", &checked_metadata, py::arg("metadata_json"),
+             "Metadata text as read from a file, checked (its format is one this version reads; the entries readers "
+             "rely on) and returned as canonical strict JSON text (legacy bare NaN read as null); \"\" stays \"\". "
+             "Raises ValueError.");
+  module.def(
+      "read_metadata", [](const std::string& path) { return checked_metadata(read_metadata_json(path)); },
+      py::arg("path"), py::call_guard<py::gil_scoped_release>(),
+      "A model file's tsnative.json, checked as by parse_metadata, without loading the model (\"\" when it has "
+      "none). Raises FileNotFoundError, ModelLoadError or ValueError.");
+}
+
+}  // namespace tsnative::python

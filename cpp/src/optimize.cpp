@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "dtypes.h"
 #include "error_text.h"
 #include "tsnative/errors.h"
 

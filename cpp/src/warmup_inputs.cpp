@@ -4,6 +4,7 @@
 #include <ATen/ops/randn.h>
 #include <ATen/ops/zeros.h>
 
+#include "dtypes.h"
 #include "error_text.h"
 #include "tsnative/errors.h"
 

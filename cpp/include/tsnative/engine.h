@@ -17,7 +17,6 @@
 
 namespace tsnative {
 
-
 class Engine {
  public:
   // Loads `path` onto the device. Throws FileNotFound, ModelLoadError, InvalidValue (an option out of its range,

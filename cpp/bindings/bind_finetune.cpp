@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "option_binding.h"
 #include "python_values.h"
 #include "tsnative/finetune.h"
 #include "tsnative/image_dataset.h"
@@ -35,26 +36,13 @@ void bind_finetune(py::module_& module) {
       .def_readonly("total_parameters", &FinetuneResult::total_parameters)
       .def_readonly("load_seconds", &FinetuneResult::load_seconds);
 
+  bind_options<FinetuneOptions>(module, "FinetuneOptions",
+                                "Every option of fine-tuning, declared once in C++ (tsnative/finetune.h).",
+                                "finetune()");
   module.def(
       "finetune",
-      [](const std::string& model, const std::string& train, const std::string& test, int64_t classes, int epochs,
-         double lr, int64_t batch_size, int64_t size, const std::string& trainable, const std::string& optimizer,
-         double momentum, double weight_decay, const std::string& head, uint64_t seed, int threads,
-         const std::string& out, const py::object& progress) {
-        FinetuneOptions options;
-        options.classes = classes;
-        options.epochs = epochs;
-        options.lr = lr;
-        options.batch_size = batch_size;
-        options.size = size;
-        options.trainable = parse_trainable(trainable);
-        options.optimizer = parse_optimizer(optimizer);
-        options.momentum = momentum;
-        options.weight_decay = weight_decay;
-        options.head = head;
-        options.seed = seed;
-        options.threads = threads;
-        options.out = out;
+      [](const std::string& model, const std::string& train, const std::string& test, const FinetuneOptions& options,
+         const py::object& progress) {
         // Between epochs: take the GIL back to report progress, and let Ctrl-C stop the training there.
         auto on_epoch = [&progress](const EpochStats& stats) {
           py::gil_scoped_acquire acquire;
@@ -64,10 +52,7 @@ void bind_finetune(py::module_& module) {
         py::gil_scoped_release release;  // training runs in C++ for minutes: other Python threads go on
         return finetune(model, train, test, options, on_epoch);
       },
-      py::arg("model"), py::arg("train"), py::arg("test"), py::kw_only(), py::arg("classes"), py::arg("epochs") = 5,
-      py::arg("lr") = 1e-3, py::arg("batch_size") = 32, py::arg("size") = 224, py::arg("trainable") = "head",
-      py::arg("optimizer") = "adam", py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("head") = "fc",
-      py::arg("seed") = 0, py::arg("threads") = 0, py::arg("out") = "best.pt", py::arg("progress") = py::none(),
+      py::arg("model"), py::arg("train"), py::arg("test"), py::arg("options"), py::arg("progress") = py::none(),
       "Fine-tunes a TorchScript classifier (tsnative::finetune).");
 
   module.def(

@@ -154,7 +154,7 @@ Totals evaluate(torch::jit::Module& module, const ImageDataset& data, int64_t ba
 // One pass over `data` in a shuffled order, one optimizer step per batch.
 Totals train_epoch(torch::jit::Module& module, const ImageDataset& data, const FinetuneOptions& options,
                    torch::optim::Optimizer& optimizer, at::Generator& generator) {
-  set_training_mode(module, options.head, options.trainable);
+  set_training_mode(module, options.head, parse_trainable(options.trainable));
   const at::Tensor order = at::randperm(data.size(), generator, at::kLong);
   Totals totals;
   for (int64_t begin = 0; begin < data.size(); begin += options.batch_size) {
@@ -173,7 +173,7 @@ Totals train_epoch(torch::jit::Module& module, const ImageDataset& data, const F
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& parameters,
                                                         const FinetuneOptions& options) {
-  if (options.optimizer == Optimizer::kSgd) {
+  if (parse_optimizer(options.optimizer) == Optimizer::kSgd) {
     return std::make_unique<torch::optim::SGD>(
         parameters, torch::optim::SGDOptions(options.lr).momentum(options.momentum).weight_decay(options.weight_decay));
   }
@@ -192,7 +192,10 @@ void check_options(const FinetuneOptions& options) {
   require(options.size >= 1, "size: expected a positive image size, got " + std::to_string(options.size));
   require(options.momentum >= 0, "momentum: expected >= 0, got " + std::to_string(options.momentum));
   require(options.weight_decay >= 0, "weight_decay: expected >= 0, got " + std::to_string(options.weight_decay));
-  require(options.threads >= 0, "threads: expected a positive count or 0, got " + std::to_string(options.threads));
+  require(!options.threads || *options.threads >= 1,
+          "threads: expected a positive count, got " + std::to_string(options.threads.value_or(0)));
+  parse_trainable(options.trainable);  // refused before anything is read
+  parse_optimizer(options.optimizer);
   require(!options.out.empty(), "out: expected a file path for the fine-tuned model");
 }
 
@@ -322,7 +325,7 @@ FinetuneResult finetune(const std::string& model_path, const std::string& train_
   if (!fs::exists(model_path)) throw FileNotFound(model_path);  // before seconds spent decoding images
   check_output(options.out);
   const GlobalStateGuard restore_global_state;  // the thread count also applies to decoding the images
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  if (options.threads) at::set_num_threads(*options.threads);
   const auto start = Clock::now();
   const ImageDataset train = load_image_dataset(train_source, options.classes, options.size);
   const ImageDataset test = load_image_dataset(test_source, options.classes, options.size);
@@ -351,7 +354,7 @@ FinetuneResult finetune_checked(const std::string& model_path, const ImageDatase
   check_data(test, "test", options);
   check_output(options.out);
   const GlobalStateGuard restore_global_state;
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  if (options.threads) at::set_num_threads(*options.threads);
   const auto start = Clock::now();
   std::string metadata_json;
   torch::jit::Module module = detail::load_checked(model_path, c10::Device(c10::kCPU), "", 0, metadata_json);
@@ -372,7 +375,7 @@ FinetuneResult finetune_checked(const std::string& model_path, const ImageDatase
   } catch (const InvalidValue& e) {
     throw InvalidValue("cannot fine-tune '" + model_path + "': " + e.what());
   }
-  const auto trainable = set_trainable(module, options.head, options.trainable);
+  const auto trainable = set_trainable(module, options.head, parse_trainable(options.trainable));
   auto optimizer = make_optimizer(trainable, options);
   result.out = options.out;
   result.class_names = train.image_folder ? train.class_names : test.class_names;

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "options_json.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
 
@@ -50,17 +51,8 @@ json finetune_json(const FinetuneRecord& record) {
   const auto& options = record.options;
   const auto& result = record.result;
   const json history = epochs_json(result.history);
-  json settings = {{"classes", options.classes},
-                   {"head", options.head},
-                   {"trainable", to_string(options.trainable)},
-                   {"optimizer", to_string(options.optimizer)},
-                   {"lr", options.lr},
-                   {"weight_decay", options.weight_decay},
-                   {"batch_size", options.batch_size},
-                   {"size", options.size},
-                   {"epochs", options.epochs},
-                   {"seed", options.seed}};
-  if (options.optimizer == Optimizer::kSgd) settings["momentum"] = options.momentum;
+  // The settings from their one declaration (FinetuneOptions::describe), as ts-train --json prints them.
+  const json settings = options_json(options);
   return {{"from", record.model_path},
           {"settings", settings},
           {"class_names", result.class_names},

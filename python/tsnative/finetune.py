@@ -123,85 +123,54 @@ def finetune(
     test: str | os.PathLike[str],
     classes: int,
     *,
-    epochs: int = 5,
-    lr: float = 1e-3,
-    batch_size: int = 32,
-    size: int = 224,
-    trainable: Trainable = "head",
-    optimizer: OptimizerName = "adam",
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    head: str = "fc",
-    seed: int = 0,
-    threads: int | None = None,
-    out: str | os.PathLike[str] = "best.pt",
     progress: bool | Callable[[EpochRecord], None] = True,
+    **options: Any,
 ) -> FinetuneHistory:
     """Fine-tunes the TorchScript classifier ``model`` in C++ and writes the epoch with the best test accuracy to
-    ``out``, a TorchScript file :class:`tsnative.Engine`, ``ts-infer`` and ``torch.jit.load`` read directly.
+        ``out``, a TorchScript file :class:`tsnative.Engine`, ``ts-infer`` and ``torch.jit.load`` read directly.
 
-    The head (submodule ``head``, a Linear layer; dotted for nested ones, e.g. ``"classifier.6"``) is replaced by a
-    freshly initialised one with ``classes`` outputs. ``trainable="head"`` trains it alone, the rest frozen and in
-    eval mode (batch-norm statistics do not move); ``"all"`` trains every parameter. Each epoch trains on ``train``
-    in a shuffled order (``nll_loss(log_softmax(logits))`` = cross-entropy, Adam or SGD), then evaluates on
-    ``test`` without gradients. The same ``seed`` gives the same history. The GIL is released while training;
-    Ctrl-C stops it at the end of an epoch.
+        The head (submodule ``head``, a Linear layer; dotted for nested ones, e.g. ``"classifier.6"``) is replaced by a
+        freshly initialised one with ``classes`` outputs. ``trainable="head"`` trains it alone, the rest frozen and in
+        eval mode (batch-norm statistics do not move); ``"all"`` trains every parameter. Each epoch trains on ``train``
+        in a shuffled order (``nll_loss(log_softmax(logits))`` = cross-entropy, Adam or SGD), then evaluates on
+        ``test`` without gradients. The same ``seed`` gives the same history. The GIL is released while training;
+        Ctrl-C stops it at the end of an epoch.
 
-    Args:
-        model: a TorchScript file saved unfrozen (``tsnative export ... --no-optimize``,
-            ``tsnative.export(..., optimize=False)`` or ``torch.jit.save``); a frozen one has no head left.
-        train, test: a map file (``image_path<TAB>class_index`` per line, paths relative to the file's folder) or
-            an image folder (``root/<class>/<image>.png|.jpg``, classes numbered by sorted folder names).
-        classes: outputs of the new head.
-        size: images are resized to ``size`` x ``size`` and ImageNet-normalised.
-        threads: intra-op threads (process-wide); ``None`` leaves LibTorch's setting alone.
-        progress: ``True`` prints a line per epoch; a callable receives each :class:`EpochRecord`; ``False`` is
-            silent.
+        Args:
+            model: a TorchScript file saved unfrozen (``tsnative export ... --no-optimize``,
+                ``tsnative.export(..., optimize=False)`` or ``torch.jit.save``); a frozen one has no head left.
+            train, test: a map file (``image_path<TAB>class_index`` per line, paths relative to the file's folder) or
+                an image folder (``root/<class>/<image>.png|.jpg``, classes numbered by sorted folder names).
+            classes: outputs of the new head.
+            progress: ``True`` prints a line per epoch; a callable receives each :class:`EpochRecord`; ``False`` is
+                silent.
+            **options: by keyword, the options of ``tsnative._C.FinetuneOptions``, declared once in C++
+                (``cpp/include/tsnative/finetune.h``; ``out`` may be a path):
 
-    Returns:
-        The :class:`FinetuneHistory`: one :class:`EpochRecord` per epoch, the best epoch and its accuracy. The file
-        also records them, with the settings, in its metadata (``Engine(out).metadata["finetune"]``).
+    {options}
 
-    Raises:
-        FileNotFoundError: ``model``, ``train`` or ``test`` does not exist.
-        tsnative.DataError: a malformed map-file line, a bad class index or an unreadable image (``path:line:``).
-        tsnative.ModelLoadError: ``model`` is not a loadable TorchScript file.
-        ValueError: a bad option, or a model without a usable head (frozen, no such submodule, not Linear).
+        Returns:
+            The :class:`FinetuneHistory`: one :class:`EpochRecord` per epoch, the best epoch and its accuracy. The file
+            also records them, with the settings, in its metadata (``Engine(out).metadata["finetune"]``).
+
+        Raises:
+            FileNotFoundError: ``model``, ``train`` or ``test`` does not exist.
+            tsnative.DataError: a malformed map-file line, a bad class index or an unreadable image (``path:line:``).
+            tsnative.ModelLoadError: ``model`` is not a loadable TorchScript file.
+            TypeError: an unknown option, or an option of the wrong type.
+            ValueError: a bad option value, or a model without a usable head (frozen, no such submodule, not Linear).
     """
-    callback = _progress_printer(epochs) if progress is True else (progress or None)
+    callback = _progress_printer(options.get("epochs", 5)) if progress is True else (progress or None)
+    if "out" in options:
+        options["out"] = os.fspath(options["out"])
+    settings = _C.FinetuneOptions(classes=classes, **options)
     result = _C.finetune(
         os.fspath(model),
         os.fspath(train),
         os.fspath(test),
-        classes=classes,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        size=size,
-        trainable=trainable,
-        optimizer=optimizer,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        head=head,
-        seed=seed,
-        threads=0 if threads is None else threads,
-        out=os.fspath(out),
+        settings,
         progress=None if callback is None else lambda stats: callback(EpochRecord._from_native(stats)),
     )
-    settings = {
-        "classes": classes,
-        "epochs": epochs,
-        "lr": lr,
-        "batch_size": batch_size,
-        "size": size,
-        "trainable": trainable,
-        "optimizer": optimizer,
-        "momentum": momentum,
-        "weight_decay": weight_decay,
-        "head": head,
-        "seed": seed,
-        "threads": torch.get_num_threads(),
-    }
     return FinetuneHistory(
         epochs=[EpochRecord._from_native(stats) for stats in result.history],
         best_epoch=result.best_epoch,
@@ -213,7 +182,7 @@ def finetune(
         trainable_parameters=result.trainable_parameters,
         total_parameters=result.total_parameters,
         load_seconds=result.load_seconds,
-        settings=settings,
+        settings=settings.to_dict(),
     )
 
 
@@ -227,3 +196,15 @@ def _progress_printer(epochs: int) -> Callable[[EpochRecord], None]:
         console.print(f"[bold green]{text}[/]" if record.best else text)
 
     return show
+
+
+def _options_doc() -> str:
+    """The options' part of finetune's docstring, made from their one declaration."""
+    return "\n".join(
+        f"            {name} ({kind}, default {default!r}): {text}."
+        for name, kind, default, text in _C.FinetuneOptions.fields()
+        if name != "classes"
+    )
+
+
+finetune.__doc__ = (finetune.__doc__ or "").replace("{options}", _options_doc())

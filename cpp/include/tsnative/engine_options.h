@@ -9,22 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "tsnative/options.h"
+
 namespace tsnative {
-
-// Input shapes of calls: one entry per call, one shape per tensor argument ({{1, 3, 224, 224}} for one tensor).
-using CallShapes = std::vector<std::vector<std::vector<int64_t>>>;
-
-// What describe() says about one option besides its field.
-struct OptionInfo {
-  const char* name;  // the Python keyword and JSON key; on the command line --name with '-' for '_'
-  const char* help;  // one line, for docstrings and --help
-  // Other command-line spellings, comma-separated (CLI11 style), e.g. "--fusion"; a bool that is true by default
-  // is the flag --no-name (its aliases given here negated too, e.g. "--no-input-check").
-  const char* aliases = "";
-  // The values a string option accepts, '|'-separated ("" for any): the command line refuses others as a usage
-  // error; the engine checks them again, for every client.
-  const char* choices = "";
-};
 
 struct EngineOptions {
   std::string device = "cpu";

@@ -8,30 +8,69 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tsnative/image_dataset.h"
+#include "tsnative/options.h"
 
 namespace tsnative {
 
 enum class Trainable { kHead, kAll };  // train the new head alone (backbone frozen, in eval mode), or everything
 enum class Optimizer { kAdam, kSgd };
 
+// Every option of fine-tuning, declared once: tsnative.finetune's keywords (bind_finetune.cpp), ts-train's flags
+// and the settings recorded in the model and printed by ts-train --json are made from describe().
 struct FinetuneOptions {
-  int64_t classes = 0;      // classes of the new head (required)
-  int epochs = 5;           // passes over the training data
-  double lr = 1e-3;         // learning rate
-  int64_t batch_size = 32;  // the last batch of an epoch may be smaller
-  int64_t size = 224;       // images are resized to size x size
-  Trainable trainable = Trainable::kHead;
-  Optimizer optimizer = Optimizer::kAdam;
-  double momentum = 0.9;        // SGD only
-  double weight_decay = 0.0;    // L2 penalty, both optimizers
-  std::string head = "fc";      // the classifier submodule to replace; dotted for nested ones ("classifier.6")
-  uint64_t seed = 0;            // head initialisation, shuffling and dropout: same seed, same history
-  int threads = 0;              // intra-op threads (process-wide); 0 leaves LibTorch's setting alone
-  std::string out = "best.pt";  // where the best epoch's model is written (replaced at each new best)
+  int64_t classes = 0;
+  int epochs = 5;
+  double lr = 1e-3;
+  int64_t batch_size = 32;
+  int64_t size = 224;
+  std::string trainable = "head";  // parse_trainable
+  std::string optimizer = "adam";  // parse_optimizer
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  std::string head = "fc";
+  uint64_t seed = 0;
+  std::optional<int> threads;
+  std::string out = "best.pt";
+
+  template <class Visitor>
+  static void describe(Visitor&& visit) {
+    using O = FinetuneOptions;
+    visit(OptionInfo{.name = "classes", .help = "classes of the new head", .minimum = 1, .required = true},
+          &O::classes);
+    visit(OptionInfo{.name = "epochs", .help = "passes over the training data", .minimum = 1}, &O::epochs);
+    visit(OptionInfo{.name = "lr", .help = "learning rate", .minimum = 0, .above = true}, &O::lr);
+    visit(OptionInfo{.name = "batch_size",
+                     .help = "images per training step (the last batch of an epoch may be smaller)",
+                     .aliases = "--batch",
+                     .minimum = 1},
+          &O::batch_size);
+    visit(OptionInfo{.name = "size", .help = "images are resized to size x size", .minimum = 1}, &O::size);
+    visit(
+        OptionInfo{.name = "trainable",
+                   .help = "\"head\": the new head alone (the backbone frozen, in eval mode); \"all\": every parameter",
+                   .choices = "head|all"},
+        &O::trainable);
+    visit(OptionInfo{.name = "optimizer", .help = "\"adam\" or \"sgd\"", .choices = "adam|sgd"}, &O::optimizer);
+    visit(OptionInfo{.name = "momentum", .help = "SGD momentum", .minimum = 0}, &O::momentum);
+    visit(OptionInfo{.name = "weight_decay", .help = "L2 penalty, both optimizers", .minimum = 0}, &O::weight_decay);
+    visit(OptionInfo{.name = "head",
+                     .help = "the classifier submodule to replace, a Linear layer; dotted for nested ones "
+                             "(\"classifier.6\")"},
+          &O::head);
+    visit(OptionInfo{.name = "seed", .help = "head initialisation, shuffling and dropout: same seed, same history"},
+          &O::seed);
+    visit(OptionInfo{.name = "threads",
+                     .help = "intra-op threads while fine-tuning (restored when it returns; default: the process's)",
+                     .minimum = 1},
+          &O::threads);
+    visit(OptionInfo{.name = "out", .help = "where the best epoch's model is written (replaced at each new best)"},
+          &O::out);
+  }
 };
 
 // Parses "head" / "all" and "adam" / "sgd"; throws InvalidValue naming the accepted values.

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "tsnative/engine_options.h"
+#include "tsnative/options.h"
 
 namespace tsnative::tools {
 
@@ -31,19 +31,32 @@ inline CLI::Validator at_least(int64_t minimum) {
       ">=" + std::to_string(minimum));
 }
 
-// Numbers > 0: "expected a number > 0, got -1".
-inline CLI::Validator above_zero() {
+// Numbers >= `minimum` (or > it, `above`): "expected a number > 0, got -1".
+inline CLI::Validator number_from(double minimum, bool above) {
+  std::ostringstream bound;
+  bound << (above ? ">" : ">=") << " " << minimum;
   return CLI::Validator(
-      [](std::string& text) -> std::string {
+      [minimum, above, bound = bound.str()](std::string& text) -> std::string {
         try {
           size_t used = 0;
           const double value = std::stod(text, &used);
-          if (used == text.size() && value > 0) return "";
+          if (used == text.size() && (above ? value > minimum : value >= minimum)) return "";
         } catch (const std::exception&) {
         }
-        return "expected a number > 0, got " + text;
+        return "expected a number " + bound + ", got " + text;
       },
-      ">0");
+      bound.str());
+}
+
+// The check for a number option as declared: integers by at_least, others by number_from.
+template <class T>
+CLI::Validator number_check(const OptionInfo& info) {
+  if constexpr (std::is_integral_v<T>) {
+    const auto minimum = static_cast<int64_t>(info.minimum) + (info.above ? 1 : 0);
+    return at_least(info.minimum <= -9.2e18 ? std::numeric_limits<int64_t>::min() : minimum);
+  } else {
+    return number_from(info.minimum, info.above);
+  }
 }
 
 // "1x3x224x224" -> {1, 3, 224, 224}; throws CLI::ValidationError naming `flag`.
@@ -97,6 +110,18 @@ void add_flag(CLI::App& app, const OptionInfo& info, T& field) {
       for (std::string choice; std::getline(parts, choice, '|');) choices.push_back(choice);
       option->check(CLI::IsMember(choices));
     }
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    auto* option = app.add_option(with_aliases(flag, info.aliases), field, info.help);
+    if (info.required) {
+      option->required();
+    } else {
+      option->capture_default_str();
+    }
+    if (info.minimum > std::numeric_limits<double>::lowest()) option->check(number_check<T>(info));
+  } else if constexpr (std::is_same_v<T, std::optional<int>>) {
+    app.add_option_function<int>(
+           with_aliases(flag, info.aliases), [&field](const int& value) { field = value; }, info.help)
+        ->check(number_check<int>(info));
   } else if constexpr (std::is_same_v<T, std::optional<std::string>>) {
     app.add_option_function<std::string>(
         with_aliases(flag, info.aliases), [&field](const std::string& value) { field = value; }, info.help);

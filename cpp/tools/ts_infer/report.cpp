@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../../src/dtypes.h"
-#include "../common/options_json.h"
+#include "../../src/options_json.h"
 #include "tsnative/metadata.h"
 
 namespace tsnative::ts_infer {
@@ -80,7 +80,7 @@ void print_json(const RunReport& report) {
   out["device"] = engine.device().str();
   out["threads"] = report.threads;
   out["load_ms"] = engine.load_seconds() * 1e3;
-  out["options"] = tools::options_json(engine.options());
+  out["options"] = detail::options_json(engine.options());
   out["optimizations"] = engine.optimizations();
   const LoadReport load = engine.load_report();
   out["steps"] = nlohmann::json::array();

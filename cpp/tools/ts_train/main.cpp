@@ -10,6 +10,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "../../src/options_json.h"
+#include "../common/option_flags.h"
 #include "tsnative/errors.h"
 #include "tsnative/finetune.h"
 
@@ -21,8 +23,6 @@ struct Arguments {
   std::string train;
   std::string test;
   FinetuneOptions options;
-  std::string trainable = "head";
-  std::string optimizer = "adam";
   bool json = false;
 };
 
@@ -56,19 +56,7 @@ nlohmann::json result_json(const Arguments& arguments, const FinetuneResult& res
           {"train", arguments.train},
           {"test", arguments.test},
           {"out", result.out},
-          {"settings",
-           {{"classes", options.classes},
-            {"epochs", options.epochs},
-            {"lr", options.lr},
-            {"batch_size", options.batch_size},
-            {"size", options.size},
-            {"trainable", to_string(options.trainable)},
-            {"optimizer", to_string(options.optimizer)},
-            {"momentum", options.momentum},
-            {"weight_decay", options.weight_decay},
-            {"head", options.head},
-            {"seed", options.seed},
-            {"threads", at::get_num_threads()}}},
+          {"settings", detail::options_json(options)},  // from FinetuneOptions::describe, as the model records
           {"class_names", result.class_names},
           {"train_images", result.train_images},
           {"test_images", result.test_images},
@@ -82,12 +70,10 @@ nlohmann::json result_json(const Arguments& arguments, const FinetuneResult& res
 
 int run(Arguments arguments) {
   auto& options = arguments.options;
-  options.trainable = parse_trainable(arguments.trainable);
-  options.optimizer = parse_optimizer(arguments.optimizer);
   // With --json, stdout carries the JSON object alone; the progress goes to stderr.
   std::ostream& progress_out = arguments.json ? std::cerr : std::cout;
   progress_out << "Fine-tuning " << arguments.model << ": head '" << options.head << "' -> " << options.classes
-               << " classes, trainable " << arguments.trainable << ", " << arguments.optimizer << " lr " << options.lr
+               << " classes, trainable " << options.trainable << ", " << options.optimizer << " lr " << options.lr
                << ", batch " << options.batch_size << ", size " << options.size << ", " << options.epochs
                << " epochs, seed " << options.seed << std::endl;
   const auto result = finetune(arguments.model, arguments.train, arguments.test, options, [&](const EpochStats& stats) {
@@ -119,31 +105,8 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--test", arguments.test, "test data, evaluated after each epoch: map file or image folder")
       ->required();
-  app.add_option("--classes", options.classes, "classes of the new head")->required()->check(CLI::PositiveNumber);
-  app.add_option("--epochs", options.epochs, "passes over the training data")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--lr", options.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--batch", options.batch_size, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--size", options.size, "images are resized to size x size")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--trainable", arguments.trainable, "head: the new head alone (backbone frozen); all: everything")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"head", "all"}));
-  app.add_option("--optimizer", arguments.optimizer, "adam or sgd")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"adam", "sgd"}));
-  app.add_option("--momentum", options.momentum, "SGD momentum")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--weight-decay", options.weight_decay, "L2 penalty")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--head", options.head, "the classifier submodule to replace (dotted for nested: classifier.6)")
-      ->capture_default_str();
-  app.add_option("--seed", options.seed, "seed of the head's initialisation and the shuffling")->capture_default_str();
-  app.add_option("--threads", options.threads, "intra-op threads (0: LibTorch's default)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--out", options.out, "where the best epoch's model is written")->capture_default_str();
+  // Every fine-tuning option, from its one declaration: --classes, --epochs, --lr, --batch-size (--batch)...
+  tsnative::tools::add_option_flags(app, options);
   app.add_flag("--json", arguments.json, "print the settings and history as one JSON object (progress on stderr)");
 
   try {

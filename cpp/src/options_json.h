@@ -6,9 +6,9 @@
 
 #include <optional>
 
-#include "tsnative/engine_options.h"
+#include "tsnative/options.h"
 
-namespace tsnative::tools {
+namespace tsnative::detail {
 
 template <class T>
 nlohmann::json option_json(const T& value) {
@@ -27,4 +27,4 @@ nlohmann::json options_json(const Options& options) {
   return out;
 }
 
-}  // namespace tsnative::tools
+}  // namespace tsnative::detail

@@ -5,18 +5,26 @@ tsnative's native core: TorchScript inference and fine-tuning in C++ (LibTorch)
 
 from __future__ import annotations
 
-import collections.abc
 import typing
 
 __all__: list[str] = [
+    "METADATA_FORMAT",
+    "METADATA_VERSION",
     "ArgumentInfo",
     "Engine",
+    "EngineOptions",
     "EpochStats",
+    "FinetuneOptions",
     "FinetuneResult",
     "LatencyStats",
     "MethodSignature",
+    "configure_runtime",
     "finetune",
     "load_images",
+    "metadata_text",
+    "parse_metadata",
+    "read_metadata",
+    "runtime_settings",
 ]
 
 class ArgumentInfo:
@@ -76,24 +84,130 @@ class LatencyStats:
     @property
     def throughput_per_s(self) -> float: ...
 
+class EngineOptions:
+    """
+    Every option of an Engine, declared once in C++ (tsnative/engine_options.h).
+    """
+    @staticmethod
+    def fields() -> list:
+        """
+        (name, type, default, help) of each option, in declaration order.
+        """
+    def __init__(self, **kwargs) -> None:
+        """
+        Options by keyword; unknown names and wrong types are refused.
+        """
+    def __repr__(self) -> str: ...
+    def to_dict(self) -> dict:
+        """
+        Every option's value, by name (the JSON settings).
+        """
+    @property
+    def check_inputs(self) -> bool:
+        """
+        check tensors against the dtypes and shapes tsnative.export recorded (every dimension but a verified dynamic batch) before running forward
+        """
+    @check_inputs.setter
+    def check_inputs(self, arg1: typing.Any) -> None: ...
+    @property
+    def cuda_graphs(self) -> bool:
+        """
+        CUDA: capture a CUDA graph per warmup_shapes entry and replay it for calls of exactly those shapes; other calls run as usual
+        """
+    @cuda_graphs.setter
+    def cuda_graphs(self, arg1: typing.Any) -> None: ...
+    @property
+    def device(self) -> str:
+        """
+        "cpu", "cuda" (the first GPU) or "cuda:N"
+        """
+    @device.setter
+    def device(self, arg1: typing.Any) -> None: ...
+    @property
+    def executor_per_shape(self) -> bool:
+        """
+        give each warmup_shapes entry a TorchScript executor of its own (one shared executor optimises for the first shapes it sees)
+        """
+    @executor_per_shape.setter
+    def executor_per_shape(self, arg1: typing.Any) -> None: ...
+    @property
+    def freeze(self) -> bool:
+        """
+        freeze a module whose graph still reads its weights through attributes (weights become constants, conv+batchnorm folded); a module freezing refuses is run as it is
+        """
+    @freeze.setter
+    def freeze(self, arg1: typing.Any) -> None: ...
+    @property
+    def max_archive_bytes(self) -> int | None:
+        """
+        refuse a file whose archive declares more data than this (default: the machine's memory)
+        """
+    @max_archive_bytes.setter
+    def max_archive_bytes(self, arg1: typing.Any) -> None: ...
+    @property
+    def method(self) -> str:
+        """
+        the TorchScript method predict() runs
+        """
+    @method.setter
+    def method(self, arg1: typing.Any) -> None: ...
+    @property
+    def onednn_fusion(self) -> str:
+        """
+        CPU, frozen modules: oneDNN Graph fusion, verified per call shape against the unfused graph: "auto" (tried on each warmup_shapes entry, kept where correct and faster), "on" (also tried on each new call shape, kept where correct) or "off"
+        """
+    @onednn_fusion.setter
+    def onednn_fusion(self, arg1: typing.Any) -> None: ...
+    @property
+    def outputs_on_device(self) -> bool:
+        """
+        leave outputs on the device instead of copying them to the CPU
+        """
+    @outputs_on_device.setter
+    def outputs_on_device(self, arg1: typing.Any) -> None: ...
+    @property
+    def pinned_transfers(self) -> bool:
+        """
+        CUDA: copy inputs and outputs through page-locked memory, asynchronously
+        """
+    @pinned_transfers.setter
+    def pinned_transfers(self, arg1: typing.Any) -> None: ...
+    @property
+    def precision(self) -> str:
+        """
+        "fp32", "bf16" or "fp16": floating-point weights and inputs converted at load and per call; floating-point outputs come back as float32
+        """
+    @precision.setter
+    def precision(self, arg1: typing.Any) -> None: ...
+    @property
+    def sha256(self) -> str | None:
+        """
+        the file's expected SHA-256 (hex): another file is refused before it is parsed
+        """
+    @sha256.setter
+    def sha256(self, arg1: typing.Any) -> None: ...
+    @property
+    def warmup_shapes(self) -> list[list[list[int]]]:
+        """
+        input shapes to run at load (random normal values; zeros for integer and bool inputs), one entry per call with one shape per tensor argument, so the graph is optimised for them before the first real call
+        """
+    @warmup_shapes.setter
+    def warmup_shapes(self, arg1: typing.Any) -> None: ...
+
 class Engine:
     """
-    A TorchScript model loaded by the C++ core (see tsnative.Engine).
+    A model loaded by the C++ core (see tsnative.Engine).
     """
-    @staticmethod
-    def __call__(*args, **kwargs):
+    def __call__(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
         """
-        predict(*args, **kwargs)
-        Runs the method. Positional and keyword arguments follow :attr:`schema`.
-
-        Tensors and numpy arrays (also inside tuples, lists and dicts; numpy arrays share memory where torch can wrap
-        them), and int/float/bool/str/None. The GIL is released while the model runs.
-
-        Raises ``TypeError`` naming the expected and given types for a wrong argument count or type, and
-        :class:`tsnative.InferenceError` when the model itself fails. A failed call leaves the engine usable.
+        The same as :meth:`predict`.
         """
-    @staticmethod
-    def predict(*args, **kwargs):
+    def __init__(self, path: str, options: EngineOptions = ...) -> None: ...
+    def close(self) -> None:
+        """
+        Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress. Later calls raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.
+        """
+    def predict(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
         """
         Runs the method. Positional and keyword arguments follow :attr:`schema`.
 
@@ -103,27 +217,6 @@ class Engine:
         Raises ``TypeError`` naming the expected and given types for a wrong argument count or type, and
         :class:`tsnative.InferenceError` when the model itself fails. A failed call leaves the engine usable.
         """
-    def __init__(
-        self,
-        path: str,
-        *,
-        device: str = "cpu",
-        method: str = "forward",
-        outputs_on_device: bool = False,
-        threads: typing.SupportsInt | typing.SupportsIndex = 0,
-        check_inputs: bool = True,
-        sha256: str = "",
-        max_archive_bytes: typing.SupportsInt | typing.SupportsIndex = 0,
-        freeze: bool = True,
-        onednn_fusion: str = "auto",
-        warmup_shapes: collections.abc.Sequence[
-            collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]
-        ] = [],
-        precision: str = "fp32",
-        cuda_graphs: bool = False,
-        pinned_transfers: bool = False,
-        executor_per_shape: bool = True,
-    ) -> None: ...
     def time(
         self,
         *args,
@@ -132,11 +225,15 @@ class Engine:
         batch_size: typing.SupportsInt | typing.SupportsIndex = 1,
     ) -> LatencyStats:
         """
-        time(*inputs, warmup=10, iterations=100, batch_size=1)
         Times the method on `inputs` in a C++ loop (the routine behind ts-infer --iters), GIL released: one first run, `warmup` untimed runs, then `iterations` timed ones; CUDA is synchronised before each clock reading. `batch_size` (items per run) only scales the throughput.
         """
     @property
     def _metadata_json(self) -> str: ...
+    @property
+    def closed(self) -> bool:
+        """
+        Whether close() was called.
+        """
     @property
     def device(self) -> str:
         """
@@ -148,9 +245,14 @@ class Engine:
         What oneDNN Graph fusion did, as facts: {mode, tried, skipped_reason, trials: [{shape, verified, kept, max_relative_diff, fused_ms, unfused_ms, reason}], disabled (why fusion was switched off while running, or None)}.
         """
     @property
+    def load_report(self) -> dict:
+        """
+        What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, applied, shapes, reason, note}], fusion, warnings, timings: {read_s, deserialize_s, optimize_s, prepare_s, total_s}}. A snapshot: fusion in "on" mode adds trials as new shapes come.
+        """
+    @property
     def load_seconds(self) -> float:
         """
-        Wall time of loading: file checks, torch::jit::load, eval(), optimisations and placement on the device.
+        Wall time of loading: file checks, deserialisation, optimisations, warm-up (load_report['timings'] has each phase).
         """
     @property
     def method(self) -> str:
@@ -160,12 +262,17 @@ class Engine:
     @property
     def method_names(self) -> list[str]:
         """
-        Every method of the TorchScript module (forward and any @torch.jit.export ones).
+        Every method of the model (forward and any @torch.jit.export ones).
         """
     @property
     def optimizations(self) -> list[str]:
         """
-        The optimisations applied at load, e.g. ["freeze", "precision bf16", "executor_per_shape x2", "warmup x2", "onednn_fusion x1 of 2 shapes"], and notes on those skipped: for people; fusion has the facts.
+        The load's steps for people, one line each (load_report['steps'][i]['note']), e.g. ["freeze", "executor_per_shape x2", "warmup x2", "onednn_fusion x1 of 2 shapes"].
+        """
+    @property
+    def options(self) -> EngineOptions:
+        """
+        The options the engine was loaded with.
         """
     @property
     def outputs_on_device(self) -> bool:
@@ -180,7 +287,7 @@ class Engine:
     @property
     def path(self) -> str:
         """
-        The TorchScript file loaded.
+        The model file loaded.
         """
     @property
     def precision(self) -> str:
@@ -241,25 +348,127 @@ class FinetuneResult:
     @property
     def trainable_parameters(self) -> int: ...
 
-def finetune(
-    model: str,
-    train: str,
-    test: str,
+class FinetuneOptions:
+    """
+    Every option of fine-tuning, declared once in C++ (tsnative/finetune.h).
+    """
+    @staticmethod
+    def fields() -> list:
+        """
+        (name, type, default, help) of each option, in declaration order.
+        """
+    def __init__(self, **kwargs) -> None:
+        """
+        Options by keyword; unknown names and wrong types are refused.
+        """
+    def __repr__(self) -> str: ...
+    def to_dict(self) -> dict:
+        """
+        Every option's value, by name (the JSON settings).
+        """
+    @property
+    def batch_size(self) -> int:
+        """
+        images per training step (the last batch of an epoch may be smaller)
+        """
+    @batch_size.setter
+    def batch_size(self, arg1: typing.Any) -> None: ...
+    @property
+    def classes(self) -> int:
+        """
+        classes of the new head
+        """
+    @classes.setter
+    def classes(self, arg1: typing.Any) -> None: ...
+    @property
+    def epochs(self) -> int:
+        """
+        passes over the training data
+        """
+    @epochs.setter
+    def epochs(self, arg1: typing.Any) -> None: ...
+    @property
+    def head(self) -> str:
+        """
+        the classifier submodule to replace, a Linear layer; dotted for nested ones ("classifier.6")
+        """
+    @head.setter
+    def head(self, arg1: typing.Any) -> None: ...
+    @property
+    def lr(self) -> float:
+        """
+        learning rate
+        """
+    @lr.setter
+    def lr(self, arg1: typing.Any) -> None: ...
+    @property
+    def momentum(self) -> float:
+        """
+        SGD momentum
+        """
+    @momentum.setter
+    def momentum(self, arg1: typing.Any) -> None: ...
+    @property
+    def optimizer(self) -> str:
+        """
+        "adam" or "sgd"
+        """
+    @optimizer.setter
+    def optimizer(self, arg1: typing.Any) -> None: ...
+    @property
+    def out(self) -> str:
+        """
+        where the best epoch's model is written (replaced at each new best)
+        """
+    @out.setter
+    def out(self, arg1: typing.Any) -> None: ...
+    @property
+    def seed(self) -> int:
+        """
+        head initialisation, shuffling and dropout: same seed, same history
+        """
+    @seed.setter
+    def seed(self, arg1: typing.Any) -> None: ...
+    @property
+    def size(self) -> int:
+        """
+        images are resized to size x size
+        """
+    @size.setter
+    def size(self, arg1: typing.Any) -> None: ...
+    @property
+    def threads(self) -> int | None:
+        """
+        intra-op threads while fine-tuning (restored when it returns; default: the process's)
+        """
+    @threads.setter
+    def threads(self, arg1: typing.Any) -> None: ...
+    @property
+    def trainable(self) -> str:
+        """
+        "head": the new head alone (the backbone frozen, in eval mode); "all": every parameter
+        """
+    @trainable.setter
+    def trainable(self, arg1: typing.Any) -> None: ...
+    @property
+    def weight_decay(self) -> float:
+        """
+        L2 penalty, both optimizers
+        """
+    @weight_decay.setter
+    def weight_decay(self, arg1: typing.Any) -> None: ...
+
+def configure_runtime(
     *,
-    classes: typing.SupportsInt | typing.SupportsIndex,
-    epochs: typing.SupportsInt | typing.SupportsIndex = 5,
-    lr: typing.SupportsFloat | typing.SupportsIndex = 0.001,
-    batch_size: typing.SupportsInt | typing.SupportsIndex = 32,
-    size: typing.SupportsInt | typing.SupportsIndex = 224,
-    trainable: str = "head",
-    optimizer: str = "adam",
-    momentum: typing.SupportsFloat | typing.SupportsIndex = 0.9,
-    weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0,
-    head: str = "fc",
-    seed: typing.SupportsInt | typing.SupportsIndex = 0,
-    threads: typing.SupportsInt | typing.SupportsIndex = 0,
-    out: str = "best.pt",
-    progress: typing.Any = None,
+    threads: typing.SupportsInt | typing.SupportsIndex | None = None,
+    interop_threads: typing.SupportsInt | typing.SupportsIndex | None = None,
+) -> None:
+    """
+    Sets LibTorch's process-wide settings (see tsnative.configure).
+    """
+
+def finetune(
+    model: str, train: str, test: str, options: FinetuneOptions, progress: typing.Any = None
 ) -> FinetuneResult:
     """
     Fine-tunes a TorchScript classifier (tsnative::finetune).
@@ -274,3 +483,26 @@ def load_images(
     """
     Reads a map file or image folder as tsnative::load_image_dataset: (images [N, 3, size, size], float32 normalised or uint8, int64 labels, class names, files, image_folder).
     """
+
+def metadata_text(metadata_json: str) -> str:
+    """
+    The text to store as a file's tsnative.json, from the metadata as strict JSON text: "format" stamped first, the entries readers rely on checked, indent 1. Raises ValueError (NaN, no inputs, a format other than METADATA_FORMAT...).
+    """
+
+def parse_metadata(metadata_json: str) -> str:
+    """
+    Metadata text as read from a file, checked (its format is one this version reads; the entries readers rely on) and returned as canonical strict JSON text (legacy bare NaN read as null); "" stays "". Raises ValueError.
+    """
+
+def read_metadata(path: str) -> str:
+    """
+    A model file's tsnative.json, checked as by parse_metadata, without loading the model ("" when it has none). Raises FileNotFoundError, ModelLoadError or ValueError.
+    """
+
+def runtime_settings() -> dict:
+    """
+    The process-wide settings in effect (see tsnative.runtime).
+    """
+
+METADATA_FORMAT: str = "tsnative.metadata/1"
+METADATA_VERSION: int = 1

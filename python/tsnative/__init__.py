@@ -77,13 +77,13 @@ sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:
+    from ._runtime import configure, runtime
     from .engine import Engine
     from .errors import DataError, DeviceUnavailableError, InferenceError, ModelLoadError, TsnativeError
     from .export import ExportError, ExportVerificationError, export
     from .finetune import EpochRecord, FinetuneHistory, LabelledImages, finetune, load_images
     from .isolation import Isolation, TrialLoad, trial_load
     from .report import CheckResult, ExportReport
-    from ._runtime import configure, runtime
 
 __all__ = [
     "CheckResult",

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import torch  # noqa: F401
 
 from . import _C
-from .isolation import Isolation, trial_load
 from ._runtime import configure
+from .isolation import Isolation, trial_load
 
 __all__ = ["Engine", "Fusion", "Precision"]
 

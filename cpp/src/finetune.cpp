@@ -1,4 +1,5 @@
-#include "tsnative/finetune.h"
+#include "tsnative/finetune_steps.h"
+#include "tsnative/image_dataset.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>

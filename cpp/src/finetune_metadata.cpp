@@ -7,6 +7,7 @@
 
 #include "options_json.h"
 #include "tsnative/errors.h"
+#include "tsnative/image_dataset.h"
 #include "tsnative/metadata.h"
 
 namespace tsnative {

@@ -9,7 +9,7 @@
 #include "test_models.h"
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
-#include "tsnative/finetune.h"
+#include "tsnative/finetune_steps.h"
 #include "tsnative/image_dataset.h"
 
 namespace tsnative {

@@ -18,11 +18,11 @@ struct EngineOptions {
   std::string method = "forward";
   bool outputs_on_device = false;
   bool check_inputs = true;
-  std::optional<std::string> sha256;
-  std::optional<uint64_t> max_archive_bytes;
+  std::optional<std::string> sha256{};
+  std::optional<uint64_t> max_archive_bytes{};
   bool freeze = true;
   std::string onednn_fusion = "auto";
-  CallShapes warmup_shapes;
+  CallShapes warmup_shapes{};
   bool executor_per_shape = true;
   std::string precision = "fp32";
   bool cuda_graphs = false;

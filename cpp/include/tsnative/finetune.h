@@ -1,10 +1,8 @@
 // Fine-tuning a TorchScript classifier in C++: replace its head with one for N classes, train (the head alone or
 // every parameter) on labelled images, keep the epoch with the best test accuracy as a TorchScript file that
 // tsnative::Engine, ts-infer and Python load directly. ts-train and tsnative.finetune are thin clients of this.
+// Light on purpose (no torch headers); the building blocks for a loop of one's own are in finetune_steps.h.
 #pragma once
-
-#include <ATen/core/Generator.h>
-#include <torch/csrc/jit/api/module.h>
 
 #include <cstdint>
 #include <functional>
@@ -12,10 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "tsnative/image_dataset.h"
 #include "tsnative/options.h"
 
 namespace tsnative {
+
+struct ImageDataset;  // tsnative/image_dataset.h
 
 enum class Trainable { kHead, kAll };  // train the new head alone (backbone frozen, in eval mode), or everything
 enum class Optimizer { kAdam, kSgd };
@@ -34,7 +33,7 @@ struct FinetuneOptions {
   double weight_decay = 0.0;
   std::string head = "fc";
   uint64_t seed = 0;
-  std::optional<int> threads;
+  std::optional<int> threads{};
   std::string out = "best.pt";
 
   template <class Visitor>
@@ -120,20 +119,5 @@ FinetuneResult finetune(const std::string& model_path, const std::string& train_
 // The same on data already in memory (uint8 images, see ImageDataset).
 FinetuneResult finetune(const std::string& model_path, const ImageDataset& train, const ImageDataset& test,
                         const FinetuneOptions& options, const ProgressCallback& progress = {});
-
-// The building blocks, for C++ users with their own loop.
-
-// Replaces the Linear-like submodule `head` (with a 2-D `weight` and 1-D `bias`) by a freshly initialised one of
-// `classes` outputs, as nn.Linear initialises: weight and bias uniform in +-1/sqrt(in_features). The submodule
-// keeps its TorchScript type, so the compiled forward stays valid. Returns in_features. Throws InvalidValue naming
-// the attribute when it is missing or not Linear-like, and explaining freezing when the module is frozen.
-int64_t replace_head(torch::jit::Module& module, const std::string& head, int64_t classes, at::Generator& generator);
-
-// Sets requires_grad: every parameter (kAll), or the head's alone (kHead). Returns the parameters to optimise.
-std::vector<at::Tensor> set_trainable(torch::jit::Module& module, const std::string& head, Trainable trainable);
-
-// Training mode for what trains: the whole module (kAll), or the head alone with the frozen rest in eval mode, so
-// that batch-norm statistics and dropout of the backbone do not change (kHead).
-void set_training_mode(torch::jit::Module& module, const std::string& head, Trainable trainable);
 
 }  // namespace tsnative

@@ -9,8 +9,8 @@
 namespace tsnative {
 
 struct RuntimeOptions {
-  std::optional<int> threads;          // intra-op threads (LibTorch's pool, shared by every engine and torch)
-  std::optional<int> interop_threads;  // inter-op threads; LibTorch accepts this once, before any parallel work
+  std::optional<int> threads{};          // intra-op threads (LibTorch's pool, shared by every engine and torch)
+  std::optional<int> interop_threads{};  // inter-op threads; LibTorch accepts this once, before any parallel work
 };
 
 struct RuntimeSettings {

@@ -3,7 +3,6 @@
 //            [--size 224] [--trainable head|all] [--optimizer adam|sgd] [--out best.pt] [--json]
 // --train / --test: a map file (image_path<TAB>class_index per line) or an image folder (root/<class>/<image>).
 // Exit status: 0 done, 1 the model or data could not be used, 2 wrong usage.
-#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>

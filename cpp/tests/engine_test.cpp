@@ -1,8 +1,9 @@
 #include "tsnative/engine.h"
 
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <thread>

@@ -1,8 +1,9 @@
 // The fine-tuning core: head replacement and freezing on a TorchScript module built here, training on images in
 // memory, the saved file, and map-file errors. Image decoding and the clients are tested from Python.
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/csrc/jit/serialization/import.h>
-#include <torch/torch.h>
+#include <torch/utils.h>
 
 #include <fstream>
 

@@ -1,6 +1,7 @@
 // The timing routine, and the metadata of model files (the format itself: metadata_test.cpp).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/generated/variable_factories.h>
+#include <torch/utils.h>
 
 #include "test_models.h"
 #include "tsnative/engine.h"

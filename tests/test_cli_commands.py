@@ -281,3 +281,51 @@ def test_bench_interrupted(conv_files: dict[str, Path], tmp_path: Path, where: s
         assert lines[0] == "tsnative bench: interrupted after 0 of 3 configurations; nothing written"
         assert not out.exists()
     assert not list(temp.glob("tsnative-bench-*"))  # no exported files or temporary folders left behind
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--batch", "0"], "--batch: expected an integer >= 1, got 0"),
+        (["--topk", "-1"], "--topk: expected an integer >= 1, got -1"),
+        (["--threads", "0"], "--threads: expected an integer >= 1, got 0"),
+        (["--iters", "1" + "0" * 30], "--iters: expected an integer >= 0, got 1" + "0" * 30),
+        (["--precision", "int8"], "--precision: int8 not in {fp32,bf16,fp16}"),
+        (["--warmup-shapes", "1xAx3"], "--warmup-shapes: expected a shape like 1x3x224x224, got 1xAx3"),
+    ],
+)
+def test_ts_infer_usage_errors_are_one_short_line(
+    conv_files: dict[str, Path], options: list[str], expected: str
+) -> None:
+    result = run_tool("ts-infer", conv_files["exported"], *options)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result.stderr)
+    assert expected in line
+    assert len(line) < 200  # CLI11's own range checks printed their bounds as 309-digit numbers
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--epochs", "0"], "--epochs: expected an integer >= 1, got 0"),
+        (["--lr", "-1"], "--lr: expected a number > 0, got -1"),
+        (["--trainable", "some"], "--trainable: some not in {head,all}"),
+    ],
+)
+def test_ts_train_usage_errors_are_one_short_line(tmp_path: Path, options: list[str], expected: str) -> None:
+    base = ["--model", tmp_path / "m.pt", "--train", tmp_path / "t.txt", "--test", tmp_path / "t.txt"]
+    result = run_tool("ts-train", *base, "--classes", "2", *options)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result.stderr)
+    assert expected in line and len(line) < 200
+
+
+def test_tools_hint_at_their_own_spelling_of_the_cpu(conv_files: dict[str, Path]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the hint on a machine without CUDA")
+    result = run_tool("ts-infer", conv_files["exported"], "--device", "cuda")
+    assert result.returncode == 1
+    line = one_error_line(result.stderr)
+    assert 'use the CPU (device "cpu")' in line and 'device="cpu"' not in line

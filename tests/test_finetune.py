@@ -4,6 +4,7 @@ tmp_path, trained on generated PNG and JPEG images of three colours."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -341,3 +342,15 @@ def test_tsnative_finetune_command_and_info(model: Path, images: Path, tmp_path:
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["best_epoch"] == 1
     assert "epoch 1/1  train loss" in as_json.stderr and "Best: epoch" in as_json.stderr
+
+
+def test_ts_train_refuses_an_unwritable_out_before_training(model: Path, images: Path) -> None:
+    # /proc/sys is read-only even for root (a chmod'ed folder is not: root writes there anyway).
+    if os.access("/proc/sys", os.W_OK):
+        pytest.skip("needs a read-only /proc/sys")
+    data = ["--train", images / "train.txt", "--test", images / "test.txt"]
+    result = run_tool("ts-train", "--model", model, *data, "--classes", "3", "--out", "/proc/sys/best.pt")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: out: cannot write a file at '/proc/sys/best.pt'")
+    assert "epoch 1/" not in result.stdout  # refused before the first epoch, not after it

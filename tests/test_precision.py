@@ -5,6 +5,7 @@ test_cuda.py."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,20 @@ def test_ts_infer_precision(conv_files: dict[str, Path]) -> None:
     refused = run_tool("ts-infer", *run, "int8")
     assert refused.returncode == 2
     assert "--precision: int8 not in {fp32,bf16,fp16}" in refused.stderr
+
+
+def test_slow_reduced_precision_on_the_cpu_is_said_loudly(conv_files: dict[str, Path]) -> None:
+    # fp16 on the CPU is slow everywhere; bf16 only where the CPU lacks bf16 instructions.
+    with pytest.warns(RuntimeWarning, match="fp16 on the CPU: LibTorch's fp16 CPU kernels are typically many times"):
+        engine = tsnative.Engine(conv_files["exported"], precision="fp16")
+    assert any(warning.startswith("fp16 on the CPU") for warning in engine.load_report["warnings"])
+    bf16_native = tsnative.runtime()["cpu_has_bf16"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bf16 = tsnative.Engine(conv_files["exported"], precision="bf16")
+    said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert bool(said) != bf16_native and bool(bf16.load_report["warnings"]) != bf16_native
+    if not bf16_native:
+        assert "bf16 on a CPU without bf16 instructions" in said[0]
+    fp32 = tsnative.Engine(conv_files["exported"])
+    assert fp32.load_report["warnings"] == []

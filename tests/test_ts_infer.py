@@ -186,3 +186,12 @@ def test_cuda_run_and_timing(exported_resnet18: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["device"] == "cuda:0" and report["timing"]["iterations"] == 5
+
+
+def test_an_input_too_large_to_allocate_is_one_line(tmp_path: Path) -> None:
+    path = save_scripted(torch.nn.ReLU(), tmp_path / "relu.pt")
+    # 10^12 float32 values: 4 TB, impossible anywhere; LibTorch's allocator error is one line, never a backtrace.
+    result = ts_infer(path, "--shape", "1000000x1000000", "--iters", "1")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "frame #" not in result.stderr

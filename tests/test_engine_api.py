@@ -62,3 +62,45 @@ def test_threads_are_set_by_configure_alone(recurrent_file: Path) -> None:
             tsnative.configure(threads=0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_close_and_the_context_manager(recurrent_file: Path) -> None:
+    x = torch.ones(1, 4)
+    with tsnative.Engine(recurrent_file) as engine:
+        assert not engine.closed
+        engine.predict(x, x)
+    assert engine.closed and repr(engine).endswith("closed)")
+    with pytest.raises(ValueError, match=r"run: this engine is closed \(.*recurrent.pt\)"):
+        engine.predict(x, x)
+    # What describes the engine stays readable after close; close twice is harmless.
+    assert str(engine.schema).startswith("forward(x: Tensor, h: Tensor)") and engine.load_report["backend"]
+    engine.close()
+
+
+def test_close_while_other_threads_call_waits_for_them(recurrent_file: Path) -> None:
+    import threading
+
+    engine = tsnative.Engine(recurrent_file)
+    x = torch.ones(1, 4)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def call_until_closed() -> None:
+        for _ in range(2000):
+            try:
+                engine.predict(x, x)
+                outcome = "ran"
+            except ValueError:
+                outcome = "closed"
+            with lock:
+                outcomes.append(outcome)
+            if outcome == "closed":
+                return
+
+    threads = [threading.Thread(target=call_until_closed) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    engine.close()  # every call either ran whole or was refused; none crashed on a released model
+    for thread in threads:
+        thread.join()
+    assert set(outcomes) <= {"ran", "closed"} and outcomes

@@ -31,6 +31,7 @@ import torch
 
 import tsnative
 from tsnative.bench.paths import load_onnx_session, timed_in_python
+from tsnative.bench.rounds import interleaved_rounds
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -43,12 +44,10 @@ GPU_TARGET = ("resnet18 b1 cuda: native+graphs / python eager", "native_cuda_gra
 
 
 def interleaved_medians(runners: dict[str, Callable[[int], list[float]]], rounds: int, iters: int) -> dict:
-    per_round: dict[str, list[float]] = {name: [] for name in runners}
-    names = list(runners)
-    for index in range(rounds):
-        for name in names[index % len(names) :] + names[: index % len(names)]:  # rotate who goes first
-            per_round[name].append(statistics.median(runners[name](iters)))
-    return {name: {"median_ms": statistics.median(v), "round_medians_ms": v} for name, v in per_round.items()}
+    """Each path's median of its round medians (the rounds interleaved by tsnative's one harness)."""
+    per_round = interleaved_rounds(runners, iters, rounds)
+    medians = {name: [statistics.median(calls) for calls in values] for name, values in per_round.items()}
+    return {name: {"median_ms": statistics.median(v), "round_medians_ms": v} for name, v in medians.items()}
 
 
 def resnet18_paths(folder: Path, batch: int, threads: int) -> dict[str, Callable[[int], list[float]]]:

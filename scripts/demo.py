@@ -17,6 +17,7 @@ import torchvision
 
 import tsnative
 from tsnative._torchscript import torchscript_calls
+from tsnative.bench.rounds import interleaved_rounds, timed
 
 
 def export_resnet18(mode: str, example: torch.Tensor, path: Path) -> torch.nn.Module:
@@ -28,17 +29,13 @@ def export_resnet18(mode: str, example: torch.Tensor, path: Path) -> torch.nn.Mo
 
 
 def interleaved_latencies(paths: dict[str, Callable[[], object]], warmup: int, iters: int) -> dict[str, list[float]]:
-    """Milliseconds per call for each path, measured in alternating rounds so machine drift hits all alike."""
+    """Milliseconds per call for each path: one call per round, in rounds interleaved by tsnative's one harness so
+    that machine drift hits all paths alike."""
     for run in paths.values():
         for _ in range(warmup):
             run()
-    samples: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(iters):
-        for name, run in paths.items():
-            start = time.perf_counter()
-            run()
-            samples[name].append((time.perf_counter() - start) * 1e3)
-    return samples
+    per_round = interleaved_rounds({name: timed(run) for name, run in paths.items()}, 1, iters)
+    return {name: [calls[0] for calls in rounds] for name, rounds in per_round.items()}
 
 
 def main() -> None:

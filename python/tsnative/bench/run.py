@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import functools
 import os
 import platform
 import re
@@ -32,6 +33,7 @@ from .paths import (
     onnxruntime_path,
     torchscript_path,
 )
+from .rounds import interleaved_rounds
 from .stats import relative_spread, summarize
 
 MODES = ("script", "trace", "auto")
@@ -358,17 +360,25 @@ def _measure_latency(
     x = torch.randn(batch, *shape)
     for path in paths:
         path.run_timed(x, config.warmup)
-    samples: dict[str, list[float]] = {path.name: [] for path in paths}
-    start, rounds, stable = time.perf_counter(), 0, False
-    while rounds < config.max_rounds:
-        for offset in range(len(paths)):
-            path = paths[(rounds + offset) % len(paths)]
-            samples[path.name] += path.run_timed(x, config.iters_per_round)
-        rounds += 1
-        if rounds >= config.min_rounds:
-            stable = all(relative_spread(values) < config.target_spread for values in samples.values())
-            if stable or time.perf_counter() - start > config.budget_seconds:
-                break
+    start = time.perf_counter()
+
+    def pooled(per_round: dict[str, list[list[float]]]) -> dict[str, list[float]]:
+        return {name: [value for calls in rounds for value in calls] for name, rounds in per_round.items()}
+
+    def is_stable(per_round: dict[str, list[list[float]]]) -> bool:
+        return all(relative_spread(values) < config.target_spread for values in pooled(per_round).values())
+
+    def enough(per_round: dict[str, list[list[float]]]) -> bool:
+        done = len(next(iter(per_round.values())))
+        return done >= config.min_rounds and (
+            is_stable(per_round) or time.perf_counter() - start > config.budget_seconds
+        )
+
+    runners = {path.name: functools.partial(path.run_timed, x) for path in paths}
+    per_round = interleaved_rounds(runners, config.iters_per_round, config.max_rounds, stop=enough)
+    rounds = len(per_round[paths[0].name])
+    stable = rounds >= config.min_rounds and is_stable(per_round)
+    samples = pooled(per_round)
     medians = {name: summarize(values, batch)["median_ms"] for name, values in samples.items()}
     eager_median, torchscript_median = medians.get("eager"), medians.get("torchscript")
     rows = []

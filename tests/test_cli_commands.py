@@ -329,3 +329,21 @@ def test_tools_hint_at_their_own_spelling_of_the_cpu(conv_files: dict[str, Path]
     assert result.returncode == 1
     line = one_error_line(result.stderr)
     assert 'use the CPU (device "cpu")' in line and 'device="cpu"' not in line
+
+
+def test_submodules_and_the_native_module_load_in_any_order(tmp_path: Path) -> None:
+    # The package imports its modules on first use; each still reaches torch before the native module, which also
+    # imports torch itself: `import tsnative._C` first must work, as must tsnative.errors without an import of it.
+    code = (
+        "import numpy as np, torch, tsnative._C as C, tsnative;"
+        "torch.jit.script(torch.nn.Linear(2, 2)).save('{path}');"
+        "print(C.Engine('{path}', C.EngineOptions()).predict(np.ones((1, 2), np.float32)).shape,"
+        " tsnative.errors.ModelLoadError.__name__, tsnative.engine.Engine is tsnative.Engine)"
+    )
+    for order in ("import tsnative._C", "import tsnative"):
+        path = tmp_path / f"order_{order.split()[-1]}.pt"
+        result = subprocess.run(
+            [sys.executable, "-c", f"{order};" + code.format(path=path)], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["torch.Size([1,", "2])", "ModelLoadError", "True"]

@@ -79,14 +79,20 @@ def test_close_and_the_context_manager(recurrent_file: Path) -> None:
 
 def test_close_while_other_threads_call_waits_for_them(recurrent_file: Path) -> None:
     import threading
+    import time
 
     engine = tsnative.Engine(recurrent_file)
     x = torch.ones(1, 4)
     outcomes: list[str] = []
     lock = threading.Lock()
+    running = threading.Barrier(5)  # four callers and this thread: close() only once every caller has run once
 
     def call_until_closed() -> None:
-        for _ in range(2000):
+        engine.predict(x, x)
+        outcomes.append("ran")
+        running.wait()
+        deadline = time.monotonic() + 60  # a safety net: the loop ends when close() refuses a call
+        while time.monotonic() < deadline:
             try:
                 engine.predict(x, x)
                 outcome = "ran"
@@ -100,7 +106,8 @@ def test_close_while_other_threads_call_waits_for_them(recurrent_file: Path) -> 
     threads = [threading.Thread(target=call_until_closed) for _ in range(4)]
     for thread in threads:
         thread.start()
-    engine.close()  # every call either ran whole or was refused; none crashed on a released model
+    running.wait()
+    engine.close()  # calls in progress finish first; later ones are refused; none runs on a released model
     for thread in threads:
         thread.join()
-    assert set(outcomes) <= {"ran", "closed"} and outcomes
+    assert set(outcomes) == {"ran", "closed"} and outcomes.count("closed") == 4

@@ -123,3 +123,29 @@ def test_unknown_method_and_bad_threads(tmp_path: Path, recurrent_file: Path) ->
         tsnative.Engine(recurrent_file, threads=-2)
     path = save_scripted(torch.nn.ReLU(), tmp_path / "relu.pt")
     assert tsnative.Engine(path).predict(torch.tensor([-1.0, 1.0])).tolist() == [0.0, 1.0]
+
+
+def test_option_values_are_checked_in_one_line(recurrent_file: Path) -> None:
+    import numpy as np
+
+    assert tsnative.Engine(recurrent_file, freeze=np.True_).options.freeze  # numpy's bool is a bool
+    cases = [
+        ({"freeze": 1}, TypeError, "option 'freeze' expected bool, got int"),
+        ({"fuse": True}, TypeError, r"Engine\(\) got an unexpected option 'fuse' \(options: device, method"),
+        ({"max_archive_bytes": 0}, ValueError, "option 'max_archive_bytes' expected a number >= 1, got 0"),
+        ({"sha256": ""}, ValueError, 'sha256: expected 64 hexadecimal digits, got ""'),
+        ({"warmup_shapes": [(2**70, 4)]}, ValueError, "warmup_shapes' expected sizes that fit in 64 bits"),
+        ({"warmup_shapes": ["1x4"]}, TypeError, "expected a shape as a tuple of ints"),
+    ]
+    for options, error, message in cases:
+        with pytest.raises(error, match=message):
+            tsnative.Engine(recurrent_file, **options)
+
+
+def test_a_container_that_holds_itself_is_a_type_error(recurrent_file: Path) -> None:
+    engine = tsnative.Engine(recurrent_file)
+    looped: list = []
+    looped.append(looped)
+    with pytest.raises(TypeError, match=r"expected Tensor, got list \(RecursionError: maximum recursion depth"):
+        engine.predict(looped, looped)
+    assert engine.predict(torch.ones(1, 4), torch.ones(1, 4))[0].shape == (1, 4)  # still usable

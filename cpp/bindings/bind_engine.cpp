@@ -17,7 +17,11 @@ std::optional<std::vector<int64_t>> shape_of(py::handle value) {
   std::vector<int64_t> shape;
   for (const auto& size : py::reinterpret_borrow<py::sequence>(value)) {
     if (PyBool_Check(size.ptr()) || !PyIndex_Check(size.ptr())) return std::nullopt;
-    shape.push_back(size.cast<int64_t>());
+    try {
+      shape.push_back(size.cast<int64_t>());
+    } catch (const py::cast_error&) {
+      throw InvalidValue("expected sizes that fit in 64 bits, got " + std::string(py::repr(size)));
+    }
   }
   return shape;
 }

@@ -9,6 +9,7 @@ namespace tsnative::python {
 
 void bind_metadata(py::module_& module) {
   module.attr("METADATA_VERSION") = kMetadataVersion;
+  module.attr("METADATA_FILE") = kMetadataFile;
   module.attr("METADATA_FORMAT") = metadata_format();
   module.def("metadata_text", &metadata_text, py::arg("metadata_json"),
              "The text to store as a file's tsnative.json, from the metadata as strict JSON text: \"format\" stamped "

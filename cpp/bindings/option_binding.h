@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,11 @@ template <>
 struct OptionType<bool> {
   static constexpr const char* name = "bool";
   static std::optional<bool> load(pybind11::handle value) {
-    // True and False only (and numpy's bool): an int or a string where a switch is meant is a mistake.
-    if (PyBool_Check(value.ptr())) return value.ptr() == Py_True;
-    if (pybind11::str(pybind11::type::handle_of(value).attr("__name__")).cast<std::string>() == "bool_") {
-      return value.cast<bool>();
-    }
-    return std::nullopt;
+    // True and False only (and numpy's bool, which pybind11's caster knows without conversion): an int or a
+    // string where a switch is meant is a mistake.
+    pybind11::detail::make_caster<bool> caster;
+    if (!caster.load(value, /*convert=*/false)) return std::nullopt;
+    return pybind11::detail::cast_op<bool>(caster);
   }
 };
 
@@ -88,9 +88,25 @@ std::string option_type_name() {
   }
 }
 
-// Sets `options.*member` from `value`; throws InvalidType "<owner>: option 'name' expected T, got U".
+// Whether `value` respects the declared minimum of a number option (other types have none).
+template <class T>
+bool within_minimum(const T& value, const OptionInfo& info) {
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    const auto number = static_cast<double>(value);
+    return info.above ? number > info.minimum : number >= info.minimum;
+  } else if constexpr (requires { value.has_value(); }) {
+    return !value.has_value() || within_minimum(*value, info);
+  } else {
+    return true;
+  }
+}
+
+// Sets `options.*member` from `value`; throws InvalidType "<owner>: option 'name' expected T, got U", or
+// InvalidValue for a number below the declared minimum.
 template <class Options, class T>
-void set_option(Options& options, T Options::* member, const char* owner, const char* name, pybind11::handle value) {
+void set_option(Options& options, T Options::* member, const char* owner, const OptionInfo& info,
+                pybind11::handle value) {
+  const char* name = info.name;
   std::optional<T> loaded;
   try {
     loaded = OptionType<T>::load(value);
@@ -104,6 +120,12 @@ void set_option(Options& options, T Options::* member, const char* owner, const 
         value.is_none() ? "None" : pybind11::str(pybind11::type::handle_of(value).attr("__name__"));
     throw InvalidType(std::string(owner) + ": option '" + name + "' expected " + option_type_name<T>() + ", got " +
                       given);
+  }
+  if (!within_minimum(*loaded, info)) {
+    std::ostringstream bound;
+    bound << (info.above ? "> " : ">= ") << info.minimum;
+    throw InvalidValue(std::string(owner) + ": option '" + name + "' expected a number " + bound.str() + ", got " +
+                       std::string(pybind11::repr(value)));
   }
   options.*member = std::move(*loaded);
 }
@@ -122,7 +144,7 @@ pybind11::class_<Options> bind_options(pybind11::module_& module, const char* na
               Options::describe([&](const OptionInfo& info, auto member) {
                 if (given != info.name) return;
                 known = true;
-                set_option(options, member, owner, info.name, value);
+                set_option(options, member, owner, info, value);
               });
               if (!known) {
                 std::string names;
@@ -137,14 +159,10 @@ pybind11::class_<Options> bind_options(pybind11::module_& module, const char* na
           }),
           "Options by keyword; unknown names and wrong types are refused.");
   Options::describe([&](const OptionInfo& info, auto member) {
-    using T = std::remove_reference_t<decltype(std::declval<Options&>().*member)>;
     cls.def_property(
         info.name, [member](const Options& options) { return options.*member; },
-        [member, owner, info](Options& options, py::handle value) {
-          set_option(options, member, owner, info.name, value);
-        },
+        [member, owner, info](Options& options, py::handle value) { set_option(options, member, owner, info, value); },
         info.help);
-    (void)sizeof(T);
   });
   cls.def(
       "to_dict",

@@ -37,6 +37,15 @@ py::object with_numpy_as_torch(py::handle value) {
     return py::reinterpret_steal<py::object>(THPVariable_Wrap(torch::utils::tensor_from_numpy(array.ptr())));
   }
   if (torch::utils::is_numpy_scalar(object)) return value.attr("item")();
+  if (!PyTuple_Check(object) && !PyList_Check(object) && !PyDict_Check(object)) {
+    return py::reinterpret_borrow<py::object>(value);
+  }
+  // Containers nest: a list that contains itself, or one nested too deeply, is Python's RecursionError, not a
+  // stack overflow.
+  if (Py_EnterRecursiveCall(" while converting a tsnative.Engine argument") != 0) throw py::error_already_set();
+  struct LeaveRecursiveCall {
+    ~LeaveRecursiveCall() { Py_LeaveRecursiveCall(); }
+  } leave;
   if (PyTuple_Check(object)) {
     const auto tuple = py::reinterpret_borrow<py::tuple>(value);
     py::list items;
@@ -71,6 +80,15 @@ c10::IValue convert_argument(const Engine& engine, size_t index, py::handle give
   py::object value;
   try {
     value = with_numpy_as_torch(given);
+  } catch (py::error_already_set& e) {  // e.g. RecursionError: a container that holds itself
+    const std::string kind = py::str(e.type().attr("__name__"));
+    throw InvalidType(type_mismatch_message(engine.signature(), index, describe_python_value(given)) + " (" + kind +
+                      ": " + std::string(py::str(e.value())) + ")");
+  } catch (python_error& e) {  // the same, raised inside torch's numpy helpers: the Python error is still pending
+    e.persist();               // takes it (clearing it) and makes the message
+    const std::string kind = e.type != nullptr ? std::string(py::str(py::handle(e.type).attr("__name__"))) : "Error";
+    throw InvalidType(type_mismatch_message(engine.signature(), index, describe_python_value(given)) + " (" + kind +
+                      ": " + e.what() + ")");
   } catch (const std::exception& e) {  // an array torch cannot hold, e.g. of strings: torch's reason says which
     const std::string reason = e.what();
     throw InvalidType(type_mismatch_message(engine.signature(), index, describe_python_value(given)) + " (" +

@@ -81,6 +81,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // Options checked before the file is read: a mistake costs nothing.
 void check_options(const EngineOptions& options, bool cuda) {
   parse_fusion_mode(options.onednn_fusion);
+  if (options.sha256 && options.sha256->empty()) {
+    throw InvalidValue("sha256: expected 64 hexadecimal digits, got \"\" (leave it out for no pin)");
+  }
   if (options.cuda_graphs && !cuda) {
     throw InvalidValue("cuda_graphs: needs a CUDA device, got device \"" + options.device + "\"");
   }
@@ -187,8 +190,8 @@ const std::string& Engine::metadata_json() const { return impl_->metadata_json; 
 int64_t Engine::parameter_count() const { return impl_->report.parameter_count; }
 
 LoadReport Engine::load_report() const {
+  const std::shared_lock open(impl_->closing);  // close() writes the report
   LoadReport report = impl_->report;
-  const std::shared_lock open(impl_->closing);
   if (impl_->backend) impl_->backend->refresh(report);
   return report;
 }
@@ -209,6 +212,7 @@ bool Engine::closed() const {
 }
 
 std::vector<std::string> Engine::optimizations() const {
+  const std::shared_lock open(impl_->closing);
   std::vector<std::string> lines;
   for (const auto& step : impl_->report.steps) lines.push_back(step.note);
   return lines;

@@ -88,6 +88,7 @@ class TorchScriptBackend final : public Backend {
   }
 
   c10::IValue execute(std::vector<c10::IValue> inputs) const override {
+    const RunGuards guards;  // no autograd history, and no fusion outside the fused executors
     if (cuda_graphs_) {
       if (auto replayed = cuda_graphs_->replay(inputs)) return std::move(*replayed);
     }

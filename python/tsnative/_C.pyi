@@ -8,6 +8,7 @@ from __future__ import annotations
 import typing
 
 __all__: list[str] = [
+    "METADATA_FILE",
     "METADATA_FORMAT",
     "METADATA_VERSION",
     "ArgumentInfo",
@@ -504,5 +505,6 @@ def runtime_settings() -> dict:
     The process-wide settings in effect (see tsnative.runtime).
     """
 
+METADATA_FILE: str = "tsnative.json"
 METADATA_FORMAT: str = "tsnative.metadata/1"
 METADATA_VERSION: int = 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .bench import bench  # the function (a light wrapper: the study imports torch when it runs)
 
-# The public names live in modules that import torch (~2-3 s). They are imported on first use, so that
+# The public names live in modules that import torch (seconds). They are imported on first use, so that
 # `import tsnative` (and `tsnative --help`, `tsnative --version`) does not pay for torch.
 _LAZY = {
     "CheckResult": ".report",
@@ -41,14 +41,18 @@ _LAZY = {
 }
 
 
+# Submodules reachable as attributes, as they were when the package imported them eagerly (tsnative.errors.X).
+_SUBMODULES = {"_C", "cli", "engine", "errors", "isolation", "report"}
+
+
 def __getattr__(name: str) -> Any:
-    if name != "_C" and name not in _LAZY:
+    if name not in _SUBMODULES and name not in _LAZY:
         raise AttributeError(f"module 'tsnative' has no attribute {name!r}")
     # torch first, whatever is asked for: it loads LibTorch, which the native module _C links against.
     import torch  # noqa: F401
 
-    if name == "_C":
-        value = importlib.import_module("._C", __name__)
+    if name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
     else:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     globals()[name] = value  # later lookups are plain attribute reads

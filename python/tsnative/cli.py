@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-# Nothing here imports torch (2-3 s): each command imports what it needs once its arguments are parsed, so
+# Nothing here imports torch (seconds): each command imports what it needs once its arguments are parsed, so
 # `tsnative --help`, `--version` and usage errors answer at once.
 from ._version import __version__
 
@@ -250,7 +250,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from . import _C  # after .engine, which loads torch first
+    from . import _C  # the package imports torch before _C (and _C imports it itself)
     from .engine import Engine
 
     # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).

@@ -131,13 +131,13 @@ def _legacy_options(options: dict[str, Any]) -> None:
     fusion = options.get("onednn_fusion")
     if isinstance(fusion, bool):
         options["onednn_fusion"] = "on" if fusion else "off"
-    if "threads" in options:
+    threads = options.pop("threads", None)
+    if threads is not None:  # None (and 0) meant "leave the setting alone"; they still do, silently for None
         # Threads are process-wide: the setting belongs to tsnative.configure, not to one engine.
-        threads = options.pop("threads")
         warnings.warn(
             "Engine(threads=N) is deprecated: the thread count is process-wide; call tsnative.configure(threads=N)",
             DeprecationWarning,
             stacklevel=3,
         )
-        if threads is not None:
+        if threads != 0:
             configure(threads=threads)

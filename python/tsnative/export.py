@@ -28,7 +28,7 @@ from .report import CheckResult, ExportReport, compare
 
 __all__ = ["ExportError", "ExportVerificationError", "export"]
 
-METADATA_FILE = "tsnative.json"  # the extra file the C++ engine reads (tsnative::kMetadataFile)
+METADATA_FILE = _C.METADATA_FILE  # the extra file the C++ engine reads (tsnative::kMetadataFile)
 
 Mode = Literal["trace", "script", "auto"]
 

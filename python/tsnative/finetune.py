@@ -11,16 +11,13 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, overload
 
 import torch
 
 from . import _C
 
 __all__ = ["EpochRecord", "FinetuneHistory", "LabelledImages", "finetune", "load_images"]
-
-Trainable = Literal["head", "all"]
-OptimizerName = Literal["adam", "sgd"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +157,10 @@ def finetune(
             TypeError: an unknown option, or an option of the wrong type.
             ValueError: a bad option value, or a model without a usable head (frozen, no such submodule, not Linear).
     """
-    callback = _progress_printer(options.get("epochs", 5)) if progress is True else (progress or None)
     if "out" in options:
         options["out"] = os.fspath(options["out"])
     settings = _C.FinetuneOptions(classes=classes, **options)
+    callback = _progress_printer(settings.epochs) if progress is True else (progress or None)
     result = _C.finetune(
         os.fspath(model),
         os.fspath(train),

@@ -42,8 +42,9 @@ struct EngineOptions {
           &EngineOptions::check_inputs);
     visit(OptionInfo{"sha256", "the file's expected SHA-256 (hex): another file is refused before it is parsed"},
           &EngineOptions::sha256);
-    visit(OptionInfo{"max_archive_bytes",
-                     "refuse a file whose archive declares more data than this (default: the machine's memory)"},
+    visit(OptionInfo{.name = "max_archive_bytes",
+                     .help = "refuse a file whose archive declares more data than this (default: the machine's memory)",
+                     .minimum = 1},
           &EngineOptions::max_archive_bytes);
     visit(OptionInfo{"freeze",
                      "freeze a module whose graph still reads its weights through attributes (weights become "

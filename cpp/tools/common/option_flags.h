@@ -52,8 +52,9 @@ inline CLI::Validator number_from(double minimum, bool above) {
 template <class T>
 CLI::Validator number_check(const OptionInfo& info) {
   if constexpr (std::is_integral_v<T>) {
-    const auto minimum = static_cast<int64_t>(info.minimum) + (info.above ? 1 : 0);
-    return at_least(info.minimum <= -9.2e18 ? std::numeric_limits<int64_t>::min() : minimum);
+    // Cast only a bound an int64 can hold (the default bound, the lowest double, cannot be).
+    if (info.minimum <= -9.2e18) return at_least(std::numeric_limits<int64_t>::min());
+    return at_least(static_cast<int64_t>(info.minimum) + (info.above ? 1 : 0));
   } else {
     return number_from(info.minimum, info.above);
   }
@@ -128,7 +129,7 @@ void add_flag(CLI::App& app, const OptionInfo& info, T& field) {
   } else if constexpr (std::is_same_v<T, std::optional<uint64_t>>) {
     app.add_option_function<uint64_t>(
            with_aliases(flag, info.aliases), [&field](const uint64_t& value) { field = value; }, info.help)
-        ->check(at_least(1));
+        ->check(number_check<uint64_t>(info));
   } else if constexpr (std::is_same_v<T, CallShapes>) {
     // One value per call, its tensors' shapes comma-separated: --warmup-shapes 1x3x224x224 --warmup-shapes 8x3x224x224
     app.add_option_function<std::vector<std::string>>(

@@ -84,8 +84,8 @@ def run_bench(
     torch.set_num_threads(threads)
     load_before = _load_average()
 
-    # The exported files (137 MB for ResNet-18 with ONNX) are needed only while measuring: a temporary folder,
-    # removed however the study ends (error or Ctrl-C included).
+    # The exported files (several copies of the model's weights) are needed only while measuring: a temporary
+    # folder, removed however the study ends (error or Ctrl-C included).
     with tempfile.TemporaryDirectory(prefix="tsnative-bench-") as workdir:
         try:
             artifacts = _prepare_artifacts(source, config, Path(workdir))

@@ -148,7 +148,7 @@ def test_bad_file_exits_1_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not a model at all")
     result = ts_infer(tmp_path / "bad.pt")
     assert result.returncode == 1
-    assert result.stderr.startswith(f"Error loading model: Cannot load '{tmp_path / 'bad.pt'}' as a TorchScript model")
+    assert result.stderr.startswith(f"Error loading model: Cannot load '{tmp_path / 'bad.pt'}' as a model")
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
 

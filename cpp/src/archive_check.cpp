@@ -90,6 +90,27 @@ void check_pickles(const std::string& path, caffe2::serialize::PyTorchStreamRead
 
 }  // namespace
 
+bool is_aoti_package(const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes) {
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(bytes);
+    if (!reader.hasRecord("archive_format")) return false;
+    const auto [data, size] = reader.getRecord("archive_format");
+    return std::string_view(static_cast<const char*>(data.get()), size) == "pt2";
+  } catch (const c10::Error&) {
+    return false;  // not a zip, or a corrupt one: the TorchScript checks say which
+  }
+}
+
+void check_aoti_package(const std::string& path, const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes,
+                        uint64_t max_bytes) {
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(bytes);
+    check_entries(path, reader, reader.getAllRecords(), bytes->size(), max_bytes);
+  } catch (const c10::Error& e) {
+    throw ModelLoadError(path, "corrupt zip archive (" + first_line(message_of(e)) + ")");
+  }
+}
+
 void check_torchscript_archive(const std::string& path,
                                const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes,
                                uint64_t max_bytes) {

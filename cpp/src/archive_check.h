@@ -19,4 +19,13 @@ void check_torchscript_archive(const std::string& path,
                                const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes,
                                uint64_t max_bytes);
 
+// Whether `bytes` hold an AOTInductor package (torch._inductor.aoti_compile_and_package: a zip whose
+// archive_format record says "pt2"); false for anything else, a TorchScript archive or a corrupt file included.
+bool is_aoti_package(const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes);
+
+// The checks of check_torchscript_archive that apply to an AOTInductor package (its entries; it has no pickles),
+// before AOTIModelPackageLoader extracts anything. Throws ModelLoadError.
+void check_aoti_package(const std::string& path, const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes,
+                        uint64_t max_bytes);
+
 }  // namespace tsnative::detail

@@ -139,6 +139,15 @@ std::vector<InputSpec> recorded_inputs(const std::string& metadata_json) {
   return inputs;
 }
 
+std::string recorded_output_type(const std::string& metadata_json) {
+  if (metadata_json.empty()) return "";
+  const Json metadata = checked(metadata_json);
+  const auto outputs = metadata.find("outputs");
+  if (outputs == metadata.end() || !outputs->is_object()) return "";
+  const auto type = outputs->find("type");
+  return type != outputs->end() && type->is_string() ? type->get<std::string>() : "";
+}
+
 std::string metadata_text(const std::string& metadata_json) {
   Json given = parse(metadata_json, /*legacy_nan=*/false);
   if (!given.is_object()) refuse("expected a JSON object to write, got " + found(&given));

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "aoti_backend.h"
 #include "archive_check.h"
 #include "error_text.h"
 #include "model_bytes.h"
@@ -48,6 +49,10 @@ namespace tsnative {
 
 std::string read_metadata_json(const std::string& path) {
   const auto bytes = detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile);
+  if (detail::is_aoti_package(bytes)) {
+    detail::check_aoti_package(path, bytes, 0);
+    return detail::read_aoti_metadata_json(path);
+  }
   detail::check_torchscript_archive(path, bytes, 0);
   const std::string record = std::string("extra/") + kMetadataFile;
   try {

@@ -81,12 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "TorchScript file, verified against eager PyTorch through the native engine.",
     )
     export_parser.add_argument("model", help="torchvision model name, e.g. resnet18, mobilenet_v3_small")
-    export_parser.add_argument("out", type=Path, help="the .pt file to write")
+    export_parser.add_argument("out", type=Path, help="the file to write: .pt (TorchScript) or .pt2 (AOTInductor)")
     export_parser.add_argument("--mode", choices=["script", "trace", "auto"], default="script")
     export_parser.add_argument("--batch", type=_count, default=2, help="batch size of the example input (default 2)")
     export_parser.add_argument("--size", type=_count, default=224, help="image height and width (default 224)")
     export_parser.add_argument("--classes", type=_count, default=1000, help="number of output classes (default 1000)")
     export_parser.add_argument("--no-optimize", action="store_true", help="do not freeze the module")
+    export_parser.add_argument(
+        "--format",
+        choices=["torchscript", "pt2"],
+        help="torchscript, or pt2: an AOTInductor package compiled for this machine (default: pt2 for a .pt2 path)",
+    )
     export_parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
 
     bench_parser = commands.add_parser(
@@ -181,8 +186,13 @@ def _export(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     model = torchvision.models.get_model(args.model, weights=None, num_classes=args.classes)
     example = torch.randn(args.batch, 3, args.size, args.size)
-    print(f"Exporting {args.model} (random weights) by {args.mode} to {args.out} ...", flush=True)
-    report = export(model, example, args.out, mode=args.mode, optimize=not args.no_optimize)
+    how = (
+        "torch.export + AOTInductor"
+        if (args.format or ("pt2" if args.out.suffix == ".pt2" else "")) == "pt2"
+        else args.mode
+    )
+    print(f"Exporting {args.model} (random weights) by {how} to {args.out} ...", flush=True)
+    report = export(model, example, args.out, mode=args.mode, optimize=not args.no_optimize, format=args.format)
     print(report)
     return 0
 

@@ -47,6 +47,6 @@ class InferenceError(TsnativeError):
 
 def model_load_error(path: str, reason: str) -> ModelLoadError:
     """A ModelLoadError raised from Python, worded like the ones the C++ core raises."""
-    error = ModelLoadError(f"Cannot load '{path}' as a TorchScript model: {reason}")
+    error = ModelLoadError(f"Cannot load '{path}' as a model: {reason}")
     error.path, error.reason = path, reason
     return error

@@ -19,6 +19,7 @@ import torch
 
 from . import _C
 from ._check_inputs import batch_size, default_check_inputs
+from ._pt2 import draft_path, export_pt2
 from ._structure import describe, mark_dynamic_batch, shapes_text
 from ._torchscript import torchscript_calls
 from ._version import __version__
@@ -31,6 +32,7 @@ __all__ = ["ExportError", "ExportVerificationError", "export"]
 METADATA_FILE = _C.METADATA_FILE  # the extra file the C++ engine reads (tsnative::kMetadataFile)
 
 Mode = Literal["trace", "script", "auto"]
+Format = Literal["torchscript", "pt2"]
 
 
 class ExportError(TsnativeError):
@@ -59,6 +61,7 @@ def export(
     rtol: float = 1e-3,
     atol: float = 1e-4,
     strict: bool = True,
+    format: Format | None = None,
 ) -> ExportReport:
     """Exports ``model`` to a TorchScript file at ``path`` and verifies it through the native :class:`Engine`.
 
@@ -81,6 +84,11 @@ def export(
             tuple, detection's ``(losses, detections)``) are compared on the part eager returns, with a note.
         strict: raise :class:`ExportVerificationError` (and write nothing at ``path``) when a check fails. With
             ``strict=False`` the file is written and the report says what failed.
+        format: ``"torchscript"`` (a ``.pt`` file) or ``"pt2"``: an AOTInductor package (``torch.export`` with a
+            dynamic batch where it verifies, compiled ahead of time for this machine's CPU or GPU with Inductor's
+            freezing; ``mode`` does not apply). Default: ``"pt2"`` for a path ending in ``.pt2``. This version
+            exports models whose inputs are tensors to ``.pt2``; the package records the inputs and outputs, and
+            the verification is in the returned report (it runs after compiling).
 
     Returns:
         The :class:`ExportReport`: per check input the max abs and rel differences, top-k agreement for
@@ -96,12 +104,18 @@ def export(
     """
     path = Path(path)
     _check_destination(path)
+    if format is None:
+        format = "pt2" if path.suffix == ".pt2" else "torchscript"
+    if format not in ("torchscript", "pt2"):
+        raise ValueError(f'format: expected "torchscript" or "pt2", got {format!r}')
     example = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     # Each module's own flag: model.train(flag) would recurse and undo submodules the caller had put in eval().
     training = {module: module.training for module in model.modules()}
     model.eval()
     try:
         expected = _run_example(model, example, example_inputs)
+        if format == "pt2":
+            return _export_package(model, example, expected, path, check_inputs, rtol, atol, strict)
         notes: list[str] = []
         draft = path.with_name(path.name + ".unverified")
         exported, report, native_output = _export_and_verify(
@@ -129,10 +143,34 @@ def export(
     except BaseException:
         # A failure or Ctrl-C leaves nothing behind: the draft is only ever renamed into place once verified.
         path.with_name(path.name + ".unverified").unlink(missing_ok=True)
+        draft_path(path).unlink(missing_ok=True)
         raise
     finally:
         for module, flag in training.items():
             module.training = flag
+
+
+def _export_package(
+    model: torch.nn.Module,
+    example: tuple[Any, ...],
+    expected: Any,
+    path: Path,
+    check_inputs: Sequence[Any] | None,
+    rtol: float,
+    atol: float,
+    strict: bool,
+) -> ExportReport:
+    """format="pt2": the package compiled to a draft, verified through the native engine, renamed into place."""
+    names = _input_names(model, len(example))
+    report = export_pt2(model, example, expected, path, check_inputs, rtol, atol, names, _verify, _batch_text)
+    report.parameters = sum(p.numel() for p in model.parameters())
+    draft = draft_path(path)
+    if not report.passed and strict:
+        draft.unlink(missing_ok=True)
+        raise ExportVerificationError(report)
+    os.replace(draft, path)
+    report.file_bytes = path.stat().st_size
+    return report
 
 
 def _check_destination(path: Path) -> None:

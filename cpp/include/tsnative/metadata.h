@@ -51,6 +51,10 @@ std::string checked_metadata(const std::string& metadata_json);
 // Throws InvalidValue.
 std::vector<InputSpec> recorded_inputs(const std::string& metadata_json);
 
+// The "type" of the recorded outputs: "Tensor", "tuple", "list", "dict"...; "" for a file without metadata or one
+// that records none. Throws InvalidValue as recorded_inputs does.
+std::string recorded_output_type(const std::string& metadata_json);
+
 // --- Writing ------------------------------------------------------------------------------------------------------
 
 // The text to store as the file's tsnative.json, from the metadata as strict JSON text (a JSON object; NaN and

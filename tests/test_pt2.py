@@ -1,0 +1,157 @@
+"""AOTInductor packages (.pt2) behind the same Engine: tsnative.export(..., "m.pt2") compiles and verifies through
+the native engine's AOTInductor backend (cpp/src/aoti_backend.cpp); Engine, ts-infer and the checks of any file
+apply. Each export compiles C++ (seconds): the packages are made once per module."""
+
+from __future__ import annotations
+
+import json
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import tsnative
+from conftest import run_tool, small_conv_net
+
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+
+
+class Pair(torch.nn.Module):
+    """Two tensors in, a tuple of two out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        new = torch.tanh(self.linear(x) + h)
+        return new, new * 2
+
+
+class BranchOnBatch(torch.nn.Module):
+    """Computes something else for small batches: what one exported graph cannot reproduce."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] > 2:
+            return x * 2
+        return x + 1
+
+
+@pytest.fixture(scope="module")
+def conv(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Path, tsnative.ExportReport]:
+    torch.manual_seed(0)
+    model = small_conv_net()
+    path = tmp_path_factory.mktemp("pt2") / "conv.pt2"
+    return model, path, tsnative.export(model, torch.randn(2, 3, 16, 16), path)
+
+
+def test_export_compiles_verifies_and_records(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+    _, path, report = conv
+    assert report.passed and report.mode == "pt2" and report.optimizations == ["aot_inductor", "freezing"]
+    assert report.batch == "dynamic: verified on batch 1, 4"
+    assert path.exists() and not list(path.parent.glob("*.unverified*"))
+    assert report.metadata["inputs"] == [{"name": "x", "type": "Tensor", "dtype": "float32", "shape": [-1, 3, 16, 16]}]
+
+
+def test_engine_runs_the_package_as_eager_does(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+    model, path, _ = conv
+    engine = tsnative.Engine(path, warmup_shapes=[(1, 3, 16, 16)])
+    report = engine.load_report
+    assert report["backend"] == "aoti" and report["frozen"]
+    assert [step["name"] for step in report["steps"]] == ["aot_inductor", "warmup"]
+    assert str(engine.schema) == "forward(x: Tensor) -> Tensor" and engine.metadata["export_mode"] == "pt2"
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 16, 16)
+        with torch.no_grad():
+            torch.testing.assert_close(engine.predict(x), model(x), **TOLERANCE)
+        torch.testing.assert_close(engine.predict(x.numpy()), engine.predict(x))  # numpy in, as for TorchScript
+    with pytest.raises(ValueError, match=r"input 'x': expected float32 tensor of shape \[N, 3, 16, 16\]"):
+        engine.predict(torch.randn(1, 3, 8, 8))  # the recorded shapes are checked before the package runs
+
+
+def test_concurrent_calls_give_the_serial_outputs(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+    _, path, _ = conv
+    engine = tsnative.Engine(path)
+    inputs = [torch.randn(batch % 3 + 1, 3, 16, 16) for batch in range(12)]
+    serial = [engine.predict(x) for x in inputs]
+    results: dict[int, torch.Tensor] = {}
+
+    def run(indices: range) -> None:
+        for _ in range(5):
+            for index in indices:
+                results[index] = engine.predict(inputs[index])
+
+    threads = [threading.Thread(target=run, args=(range(i, 12, 4),)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, expected in enumerate(serial):
+        assert torch.equal(results[index], expected)
+
+
+def test_ts_infer_runs_the_package(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+    _, path, _ = conv
+    result = run_tool("ts-infer", path, "--batch", "3", "--iters", "2", "--json", check=True)
+    report = json.loads(result.stdout)
+    assert report["output"]["shape"] == [3, 5] and report["inputs"][0]["shape"] == [3, 3, 16, 16]
+    assert report["steps"][0]["name"] == "aot_inductor" and report["timing"]["iterations"] == 2
+
+
+def test_options_that_do_not_apply_are_refused(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+    _, path, _ = conv
+    with pytest.raises(ValueError, match=r"precision: a \.pt2 package runs in the precision it was compiled in"):
+        tsnative.Engine(path, precision="bf16")
+    with pytest.raises(ValueError, match=r"method: a \.pt2 package has one entry point, forward"):
+        tsnative.Engine(path, method="embed")
+
+
+def test_tuple_outputs_and_two_inputs(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Pair().eval()
+    x, h = torch.randn(2, 4), torch.randn(2, 4)
+    report = tsnative.export(model, (x, h), tmp_path / "pair.pt2")
+    assert report.passed
+    engine = tsnative.Engine(tmp_path / "pair.pt2")
+    for batch in (1, 5):
+        x, h = torch.randn(batch, 4), torch.randn(batch, 4)
+        got = engine.predict(x, h=h)
+        assert isinstance(got, tuple) and len(got) == 2
+        with torch.no_grad():
+            for native, eager in zip(got, model(x, h), strict=True):
+                torch.testing.assert_close(native, eager, **TOLERANCE)
+
+
+def test_a_model_one_graph_cannot_reproduce_is_caught(tmp_path: Path) -> None:
+    with pytest.raises(tsnative.ExportVerificationError) as caught:
+        tsnative.export(BranchOnBatch(), torch.randn(3, 4), tmp_path / "branch.pt2")
+    assert not caught.value.report.passed
+    assert not list(tmp_path.iterdir())  # neither the package nor its draft
+
+
+def test_malformed_packages_are_clean_load_errors(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], tmp_path: Path
+) -> None:
+    _, path, _ = conv
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.pt2"
+    truncated.write_bytes(data[: len(data) // 2])
+    hollow = tmp_path / "hollow.pt2"  # says it is a package, holds no model
+    with zipfile.ZipFile(hollow, "w") as archive:
+        archive.writestr("hollow/archive_format", "pt2")
+    for bad in (truncated, hollow):
+        with pytest.raises(tsnative.ModelLoadError) as caught:
+            tsnative.Engine(bad)
+        assert "\n" not in str(caught.value)
+    engine = tsnative.Engine(path)  # nothing left behind by the failures
+    assert engine.predict(torch.randn(1, 3, 16, 16)).shape == (1, 5)
+
+
+def test_a_package_without_tsnative_metadata_is_refused(tmp_path: Path) -> None:
+    model = torch.nn.Linear(4, 2).eval()
+    program = torch.export.export(model, (torch.randn(2, 4),))
+    package = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "plain.pt2"))
+    with pytest.raises(tsnative.ModelLoadError, match=r"no tsnative metadata \(tsnative.json\)"):
+        tsnative.Engine(package)

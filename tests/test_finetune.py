@@ -260,7 +260,7 @@ def test_missing_files_and_bad_options(model: Path, images: Path, tmp_path: Path
         tsnative.finetune(model, tmp_path / "absent.txt", images / "test.txt", 3, progress=False)
     with pytest.raises(ValueError, match='trainable: expected "head" or "all", got "some"'):
         run_finetune(model, images, tmp_path / "best.pt", trainable="some")
-    with pytest.raises(ValueError, match="epochs: expected at least 1, got 0"):
+    with pytest.raises(ValueError, match="option 'epochs' expected a number >= 1, got 0"):
         run_finetune(model, images, tmp_path / "best.pt", epochs=0)
 
 

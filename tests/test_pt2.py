@@ -31,7 +31,7 @@ class Pair(torch.nn.Module):
 
 
 class BranchOnBatch(torch.nn.Module):
-    """Computes something else for small batches: what one exported graph cannot reproduce."""
+    """Computes something else for small batches: one graph cannot cover every batch size."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] > 2:
@@ -124,10 +124,30 @@ def test_tuple_outputs_and_two_inputs(tmp_path: Path) -> None:
                 torch.testing.assert_close(native, eager, **TOLERANCE)
 
 
-def test_a_model_one_graph_cannot_reproduce_is_caught(tmp_path: Path) -> None:
-    with pytest.raises(tsnative.ExportVerificationError) as caught:
-        tsnative.export(BranchOnBatch(), torch.randn(3, 4), tmp_path / "branch.pt2")
-    assert not caught.value.report.passed
+class BranchOnValues(torch.nn.Module):
+    """Branches on the data: torch.export needs torch.cond for that."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:
+            return x * 2
+        return x + 1
+
+
+def test_a_branch_on_the_batch_size_gives_a_fixed_batch_with_the_reason(tmp_path: Path) -> None:
+    report = tsnative.export(BranchOnBatch(), torch.randn(3, 4), tmp_path / "branch.pt2")
+    assert report.passed and report.batch.startswith("fixed at 3: a dynamic batch could not be exported (")
+    skipped = [check for check in report.checks if check.skipped]
+    assert [c.label for c in skipped] == ["batch 1", "batch 5"]
+    assert all(c.problem == "not run: the package's batch is fixed at 3" for c in skipped)
+    engine = tsnative.Engine(tmp_path / "branch.pt2")
+    torch.testing.assert_close(engine.predict(torch.ones(3, 4)), torch.full((3, 4), 2.0))
+    with pytest.raises(ValueError, match=r"expected float32 tensor of shape \[3, 4\]"):
+        engine.predict(torch.ones(1, 4))  # the batch the graph would get wrong is refused, not miscomputed
+
+
+def test_a_branch_on_the_data_is_an_export_error(tmp_path: Path) -> None:
+    with pytest.raises(tsnative.ExportError, match=r"torch.export could not export BranchOnValues: .*torch.cond"):
+        tsnative.export(BranchOnValues(), torch.randn(3, 4), tmp_path / "values.pt2")
     assert not list(tmp_path.iterdir())  # neither the package nor its draft
 
 
@@ -155,3 +175,15 @@ def test_a_package_without_tsnative_metadata_is_refused(tmp_path: Path) -> None:
     package = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "plain.pt2"))
     with pytest.raises(tsnative.ModelLoadError, match=r"no tsnative metadata \(tsnative.json\)"):
         tsnative.Engine(package)
+
+
+def test_an_example_batch_of_one_gives_a_fixed_batch_and_says_why(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    report = tsnative.export(torch.nn.Linear(4, 2).eval(), torch.randn(1, 4), tmp_path / "one.pt2")
+    assert report.passed and report.batch.startswith("fixed at 1: the example's batch is 1")
+    engine = tsnative.Engine(tmp_path / "one.pt2")
+    assert engine.metadata["inputs"][0]["shape"] == [1, 4] and not engine.metadata["dynamic_batch"]
+    with pytest.raises(
+        ValueError, match=r"input 'input': expected float32 tensor of shape \[1, 4\], got float32 \[2, 4\]"
+    ):
+        engine.predict(torch.randn(2, 4))

@@ -19,6 +19,11 @@ from ._structure import describe, mark_dynamic_batch
 from ._version import __version__
 from .report import CheckResult, ExportReport
 
+
+class ExportFailed(Exception):
+    """torch.export could not export the model at all (the caller raises its ExportError)."""
+
+
 Verify = Callable[[torch.nn.Module, Path, tuple[Any, ...], Sequence[Any] | None, float, float], Any]
 
 
@@ -55,10 +60,24 @@ def export_pt2(
     start = time.perf_counter()
     checks, _ = verify(model, draft, example, check_inputs, rtol, atol)
     verify_seconds = time.perf_counter() - start
+    batch = batch_size(example)
+    if not dynamic and check_inputs is None and batch is not None:
+        # A static package refuses other batch sizes by its recorded shapes: the generated checks at other sizes
+        # say nothing about its outputs.
+        reason = f"not run: the package's batch is fixed at {batch}"
+        checks = [
+            CheckResult(c.label, c.input_shapes, True, skipped=True, batch=c.batch, problem=reason)
+            if c.batch not in (None, batch)
+            else c
+            for c in checks
+        ]
     notes.extend(dict.fromkeys(check.note for check in checks if check.note))
     report = ExportReport(path, "pt2", ["aot_inductor", "freezing"], checks, rtol, atol, export_seconds, verify_seconds)
     report.notes = notes
-    report.batch = batch_text(example, checks) if dynamic else f"fixed at {batch_size(example)}: {notes[-1]}"
+    if dynamic:
+        report.batch = batch_text(example, checks)
+    else:
+        report.batch = f"fixed at {batch}: {notes[-1]}" if batch is not None else f"fixed: {notes[-1]}"
     report.metadata = json.loads(metadata)
     return report
 
@@ -70,6 +89,21 @@ def draft_path(path: Path) -> Path:
 
 def _torch_export(model: torch.nn.Module, example: tuple[Any, ...], notes: list[str]) -> tuple[Any, bool]:
     """torch.export with dimension 0 of the batch-sized inputs dynamic; static when that cannot be."""
+    try:
+        return _torch_export_or_raise(model, example, notes)
+    except Exception as error:  # torch.export's own error types are many; its first line says what failed
+        raise ExportFailed(
+            f"torch.export could not export {type(model).__name__}: {_first_line(error)} (control flow that "
+            "depends on tensor values needs torch.cond; or export to TorchScript)"
+        ) from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
+def _torch_export_or_raise(model: torch.nn.Module, example: tuple[Any, ...], notes: list[str]) -> tuple[Any, bool]:
     batch = batch_size(example)
     if batch is None:
         notes.append("the inputs share no batch dimension: exported with static shapes")
@@ -82,8 +116,7 @@ def _torch_export(model: torch.nn.Module, example: tuple[Any, ...], notes: list[
     try:
         return torch.export.export(model, example, dynamic_shapes=shapes), True
     except Exception as error:  # torch.export's constraint violations are of several types
-        line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        notes.append(f"a dynamic batch could not be exported ({line[:200]})")
+        notes.append(f"a dynamic batch could not be exported ({_first_line(error)[:200]})")
         return torch.export.export(model, example), False
 
 

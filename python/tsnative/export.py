@@ -19,7 +19,7 @@ import torch
 
 from . import _C
 from ._check_inputs import batch_size, default_check_inputs
-from ._pt2 import draft_path, export_pt2
+from ._pt2 import ExportFailed, draft_path, export_pt2
 from ._structure import describe, mark_dynamic_batch, shapes_text
 from ._torchscript import torchscript_calls
 from ._version import __version__
@@ -162,7 +162,10 @@ def _export_package(
 ) -> ExportReport:
     """format="pt2": the package compiled to a draft, verified through the native engine, renamed into place."""
     names = _input_names(model, len(example))
-    report = export_pt2(model, example, expected, path, check_inputs, rtol, atol, names, _verify, _batch_text)
+    try:
+        report = export_pt2(model, example, expected, path, check_inputs, rtol, atol, names, _verify, _batch_text)
+    except ExportFailed as error:
+        raise ExportError(str(error)) from None
     report.parameters = sum(p.numel() for p in model.parameters())
     draft = draft_path(path)
     if not report.passed and strict:

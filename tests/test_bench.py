@@ -18,6 +18,7 @@ from tsnative.bench import run
 from tsnative.bench.run import SCHEMA
 
 PATHS = {"eager", "torchscript", "native", "native_cpp", "onnxruntime"}
+AOTI_PATHS = {"aoti_python", "aoti_native"}  # the .pt2 package, from Python and through the Engine
 LATENCY_FIELDS = {
     "mode",
     "device",
@@ -97,10 +98,11 @@ def test_cli_bench_writes_every_output(tmp_path: Path) -> None:
     settings = results["settings"]
     assert settings["warmup"] >= 1 and settings["min_rounds"] >= 1 and settings["target_spread"] > 0
     assert settings["threads"] == torch.get_num_threads()
-    assert set(results["files"]) == {"module", "script", "onnx"} and all(results["files"].values())
+    assert set(results["files"]) == {"module", "script", "pt2", "onnx"} and all(results["files"].values())
 
-    assert {row["path"] for row in results["latency"]} == PATHS
-    assert len(results["latency"]) == 2 * len(PATHS)  # two batch sizes
+    # TorchScript and AOTInductor side by side, in one table: the package is measured in the script group.
+    assert {row["path"] for row in results["latency"]} == PATHS | AOTI_PATHS
+    assert len(results["latency"]) == 2 * len(PATHS | AOTI_PATHS)  # two batch sizes
     for row in results["latency"]:
         assert set(row) == LATENCY_FIELDS
         assert row["median_ms"] > 0 and row["samples"] >= settings["iters_per_round"] * settings["min_rounds"]
@@ -112,7 +114,8 @@ def test_cli_bench_writes_every_output(tmp_path: Path) -> None:
         assert row["cold_load_ms"] > 0 and row["warm_load_ms"] > 0 and row["first_inference_ms"] > 0
 
     csv_lines = (out / "results.csv").read_text().splitlines()
-    assert csv_lines[0].startswith("mode,device,batch,path,median_ms") and len(csv_lines) == 1 + 2 * len(PATHS)
+    assert csv_lines[0].startswith("mode,device,batch,path,median_ms")
+    assert len(csv_lines) == 1 + 2 * len(PATHS | AOTI_PATHS)
     for name in ("latency_vs_batch.png", "speedup_vs_eager.png", "load_times.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
 
@@ -124,6 +127,7 @@ def test_python_api_with_a_module(tmp_path: Path) -> None:
         batches=[1, 3],
         size=16,
         onnx=False,
+        pt2=False,
         cold_loads=False,
         budget_seconds=0.5,
         min_rounds=2,
@@ -199,6 +203,7 @@ def test_no_output_folder_leaves_nothing_behind(
         batches=[1],
         size=16,
         onnx=False,
+        pt2=False,  # Inductor keeps its compile cache in the temporary folder, as torch always does
         cold_loads=False,
         budget_seconds=0.2,
         min_rounds=1,

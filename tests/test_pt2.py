@@ -187,3 +187,13 @@ def test_an_example_batch_of_one_gives_a_fixed_batch_and_says_why(tmp_path: Path
         ValueError, match=r"input 'input': expected float32 tensor of shape \[1, 4\], got float32 \[2, 4\]"
     ):
         engine.predict(torch.randn(2, 4))
+
+
+def test_bench_measures_a_package_from_python_and_natively(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport],
+) -> None:
+    _, path, _ = conv
+    results = tsnative.bench(path, batches=[1, 2], cold_loads=False, budget_seconds=0.3, progress=False)
+    assert {row["path"] for row in results["latency"]} == {"aoti_python", "aoti_native"}
+    assert {row["label"] for row in results["loads"]} == {"AOTInductor (Python)", "AOTInductor (native)"}
+    assert results["input_shape"] == [3, 16, 16] and results["files"] == {"pt2": path.stat().st_size}

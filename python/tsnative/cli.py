@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--target-spread", type=_positive_number, default=0.05, help="stop when IQR/median is below"
     )
     bench_parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out")
+    bench_parser.add_argument("--no-pt2", action="store_true", help="leave the AOTInductor (.pt2) paths out")
     bench_parser.add_argument("--no-cold-loads", action="store_true", help="skip fresh-process load timings")
     bench_parser.add_argument("--cold-repeats", type=_count, default=3, help="fresh processes per cold load (3)")
 
@@ -212,6 +213,7 @@ def _bench(args: argparse.Namespace) -> int:
         budget_seconds=args.budget,
         target_spread=args.target_spread,
         onnx=not args.no_onnx,
+        pt2=not args.no_pt2,
         cold_loads=not args.no_cold_loads,
         cold_load_repeats=args.cold_repeats,
     )

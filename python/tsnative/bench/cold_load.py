@@ -40,6 +40,8 @@ def _load_once(path: str, file: str, device: str, threads: int) -> float:
         "torchscript": lambda: paths.load_torchscript(Path(file), device),
         "native": lambda: paths.Engine(file, device=device),
         "onnxruntime": lambda: paths.load_onnx_session(Path(file), threads),
+        "aoti_python": lambda: paths.load_aoti_package(Path(file)),
+        "aoti_native": lambda: paths.Engine(file, device=device),
     }
     start = time.perf_counter()
     loaders[path]()

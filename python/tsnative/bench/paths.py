@@ -23,6 +23,8 @@ SHORT_LABELS = {
     "native": "Engine (Py)",
     "native_cpp": "C++ loop",
     "onnxruntime": "ONNX Runtime",
+    "aoti_python": "AOTI (Py)",
+    "aoti_native": "AOTI Engine",
 }
 
 LABELS = {
@@ -31,6 +33,8 @@ LABELS = {
     "native": "tsnative.Engine (Python)",
     "native_cpp": "C++ loop (tsnative core)",
     "onnxruntime": "ONNX Runtime (CPU)",
+    "aoti_python": "AOTInductor (Python)",
+    "aoti_native": "AOTInductor (native)",
 }
 
 
@@ -73,6 +77,11 @@ def load_eager(file: Path, device: str) -> torch.nn.Module:
 def load_torchscript(file: Path, device: str) -> torch.jit.ScriptModule:
     with torchscript_calls():
         return torch.jit.load(str(file), map_location=device)
+
+
+def load_aoti_package(file: Path) -> Any:
+    """The package as Python runs it (torch._inductor.aoti_load_package: the same loader the engine holds)."""
+    return torch._inductor.aoti_load_package(str(file))
 
 
 def load_onnx_session(file: Path, threads: int) -> Any:
@@ -132,6 +141,19 @@ def native_cpp_path(file: Path, device: str) -> MeasuredPath:
         return state["engine"].time(x, warmup=0, iterations=1).first_ms
 
     return MeasuredPath("native_cpp", file, load, run, first_run)
+
+
+def aoti_python_path(package: Path, device: str) -> MeasuredPath:
+    return _python_module_path("aoti_python", package, device, lambda file, _: load_aoti_package(file))
+
+
+def aoti_native_path(package: Path, device: str) -> MeasuredPath:
+    state: dict[str, Engine] = {}
+
+    def load() -> None:
+        state["engine"] = Engine(package, device=device)
+
+    return MeasuredPath("aoti_native", package, load, timed_in_python(lambda x: state["engine"].predict(x)))
 
 
 def onnxruntime_path(onnx_file: Path, threads: int) -> MeasuredPath:

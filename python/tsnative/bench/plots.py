@@ -20,18 +20,36 @@ import matplotlib.ticker
 
 from .paths import LABELS
 
-PATH_ORDER = ["eager", "torchscript", "native", "native_cpp", "onnxruntime"]
+PATH_ORDER = ["eager", "torchscript", "native", "native_cpp", "onnxruntime", "aoti_python", "aoti_native"]
 COLORS = {
     "eager": "#1f77b4",  # blue
     "torchscript": "#ff7f0e",  # orange
     "native": "#2ca02c",  # green
     "native_cpp": "#d62728",  # red
     "onnxruntime": "#9467bd",  # purple
+    "aoti_python": "#8c564b",  # brown
+    "aoti_native": "#e377c2",  # pink
 }
-MARKERS = {"eager": "o", "torchscript": "s", "native": "^", "native_cpp": "v", "onnxruntime": "D"}
-LINESTYLES = {"eager": "-", "torchscript": "-.", "native": "--", "native_cpp": ":", "onnxruntime": "-"}
+MARKERS = {
+    "eager": "o",
+    "torchscript": "s",
+    "native": "^",
+    "native_cpp": "v",
+    "onnxruntime": "D",
+    "aoti_python": "P",
+    "aoti_native": "X",
+}
+LINESTYLES = {
+    "eager": "-",
+    "torchscript": "-.",
+    "native": "--",
+    "native_cpp": ":",
+    "onnxruntime": "-",
+    "aoti_python": "-.",
+    "aoti_native": "--",
+}
 # Horizontal offsets (a factor on the batch size, log axis): ~4% apart, centred on the true batch size.
-OFFSETS = {path: 1.04 ** (index - 2) for index, path in enumerate(PATH_ORDER)}
+OFFSETS = {path: 1.04 ** (index - 3) for index, path in enumerate(PATH_ORDER)}
 BASELINE_LABELS = {"eager": "Python eager", "torchscript": "Python TorchScript"}
 
 

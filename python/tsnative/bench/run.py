@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .. import errors as tsnative_errors
 from .._torchscript import torchscript_calls
 from .._version import __version__
 from ..engine import Engine
@@ -27,6 +28,8 @@ from .cold_load import measure_in_fresh_process
 from .paths import (
     LABELS,
     MeasuredPath,
+    aoti_native_path,
+    aoti_python_path,
     eager_path,
     native_cpp_path,
     native_path,
@@ -60,6 +63,7 @@ class BenchSettings:
     target_spread: float = 0.05  # stop when IQR / median is below this for every path...
     budget_seconds: float = 30.0  # ...or when one (mode, device, batch) has taken this long
     onnx: bool = True  # include ONNX Runtime (CPU) when onnxruntime is installed
+    pt2: bool = True  # also export an AOTInductor package (.pt2) and measure it, from Python and natively (CPU)
     cold_loads: bool = True  # measure each path's load in fresh processes...
     cold_load_repeats: int = 3  # ...this many times, reporting the median
     optimize: bool = True  # export with freezing, as tsnative.export does by default
@@ -207,6 +211,10 @@ def _resolve_model(model: Any, config: BenchSettings) -> dict[str, Any]:
 
 
 def _resolve_file(file: Path, config: BenchSettings, square: list[int]) -> dict[str, Any]:
+    if file.suffix == ".pt2" and any(device != "cpu" for device in config.devices):
+        raise ValueError(
+            f"devices: the bench measures a .pt2 package on the CPU it was compiled for; got {config.devices}"
+        )
     # Loaded as `tsnative info` does (no freezing or fusion): FileNotFoundError or a one-line ModelLoadError.
     engine = Engine(file, freeze=False, onednn_fusion=False)
     arguments = [argument for argument in engine.schema.arguments if argument.name != "self"]
@@ -247,11 +255,14 @@ def _prepare_artifacts(source: dict[str, Any], config: BenchSettings, workdir: P
     """Exports the model once per mode (and to ONNX) into `workdir`; a TorchScript file is used as it is."""
     notes: list[str] = []
     if source["kind"] == "file":
+        package = source["file"].suffix == ".pt2"
         return {
             "name": source["name"],
             "modes": ["file"],
-            "files": {"file": source["file"]},
-            "notes": ["a TorchScript file: eager and ONNX Runtime paths not available"],
+            "files": {"pt2" if package else "file": source["file"]},
+            "notes": [
+                f"a {'.pt2 package' if package else 'TorchScript file'}: eager and ONNX Runtime paths not available"
+            ],
         }
     if source["kind"] == "torchvision":
         import torchvision
@@ -267,6 +278,13 @@ def _prepare_artifacts(source: dict[str, Any], config: BenchSettings, workdir: P
     for mode in config.modes:
         files[mode] = workdir / f"{name}.{mode}.pt"
         export(module, example, files[mode], mode=mode, optimize=config.optimize)
+    if config.pt2:
+        try:  # compiled for this machine's CPU: a few seconds to minutes, said in the progress line
+            export(module, example, workdir / f"{name}.pt2")
+            files["pt2"] = workdir / f"{name}.pt2"
+        except (tsnative_errors.TsnativeError, TypeError, ValueError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            notes.append(f"AOTInductor export failed ({first}): .pt2 paths skipped")
     if config.onnx:
         onnx_file = _export_onnx(module, example, workdir / f"{name}.onnx", notes)
         if onnx_file is not None:
@@ -304,13 +322,17 @@ def _export_onnx(module: torch.nn.Module, example: torch.Tensor, file: Path, not
 
 def _paths_for(artifacts: dict[str, Any], mode: str, device: str, threads: int) -> list[MeasuredPath]:
     files = artifacts["files"]
-    file = files[mode]
     paths = []
     if "module" in files:
         paths.append(eager_path(files["module"], device))
-    paths += [torchscript_path(file, device), native_path(file, device), native_cpp_path(file, device)]
+    if mode in files:
+        file = files[mode]
+        paths += [torchscript_path(file, device), native_path(file, device), native_cpp_path(file, device)]
     if "onnx" in files and device == "cpu":
         paths.append(onnxruntime_path(files["onnx"], threads))
+    # The package is one artifact whatever the TorchScript mode: measured in the first mode's group, beside it.
+    if "pt2" in files and device == "cpu" and mode == artifacts["modes"][0]:
+        paths += [aoti_python_path(files["pt2"], device), aoti_native_path(files["pt2"], device)]
     return paths
 
 

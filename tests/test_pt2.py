@@ -197,3 +197,19 @@ def test_bench_measures_a_package_from_python_and_natively(
     assert {row["path"] for row in results["latency"]} == {"aoti_python", "aoti_native"}
     assert {row["label"] for row in results["loads"]} == {"AOTInductor (Python)", "AOTInductor (native)"}
     assert results["input_shape"] == [3, 16, 16] and results["files"] == {"pt2": path.stat().st_size}
+
+
+def test_resnet18_package_equals_eager_through_engine_and_ts_infer(tmp_path: Path) -> None:
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    path = tmp_path / "r18.pt2"
+    report = tsnative.export(model, torch.randn(2, 3, 64, 64), path)
+    assert report.passed and report.batch.startswith("dynamic")
+    engine = tsnative.Engine(path)
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 64, 64)
+        with torch.no_grad():
+            torch.testing.assert_close(engine.predict(x), model(x), rtol=1e-3, atol=1e-4)
+    result = json.loads(run_tool("ts-infer", path, "--batch", "3", "--json", check=True).stdout)
+    assert result["output"]["shape"] == [3, 1000] and len(result["topk"]) == 3

@@ -48,6 +48,15 @@ class AotiBackend final : public Backend {
     report.timings.read_s = aoti_seconds_since(start);
 
     start = std::chrono::steady_clock::now();
+    // The device it was compiled for is read first, without loading its code: a package for another device is
+    // refused before its shared library is opened.
+    std::unordered_map<std::string, std::string> metadata;
+    try {
+      metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path_, "model");
+    } catch (const std::exception& e) {
+      throw ModelLoadError(path_, "AOTInductor could not read the package: " + cause_of(e));
+    }
+    check_device(metadata, request.device);
     const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
     try {
       loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path_, "model", false, 1, index);
@@ -55,8 +64,6 @@ class AotiBackend final : public Backend {
       throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
     }
     report.timings.deserialize_s = aoti_seconds_since(start);
-    const auto metadata = loader_->get_metadata();
-    check_device(metadata, request.device);
     const auto recorded = metadata.find(kMetadataFile);
     if (recorded == metadata.end() || recorded->second.empty()) {
       throw ModelLoadError(path_,

@@ -13,21 +13,9 @@ import pytest
 import torch
 
 import tsnative
-from conftest import run_tool, small_conv_net
+from conftest import Recurrent, run_tool, small_conv_net
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
-
-
-class Pair(torch.nn.Module):
-    """Two tensors in, a tuple of two out."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = torch.nn.Linear(4, 4)
-
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        new = torch.tanh(self.linear(x) + h)
-        return new, new * 2
 
 
 class BranchOnBatch(torch.nn.Module):
@@ -110,7 +98,7 @@ def test_options_that_do_not_apply_are_refused(conv: tuple[torch.nn.Module, Path
 
 def test_tuple_outputs_and_two_inputs(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = Pair().eval()
+    model = Recurrent().eval()  # two tensors in, a tuple of two out
     x, h = torch.randn(2, 4), torch.randn(2, 4)
     report = tsnative.export(model, (x, h), tmp_path / "pair.pt2")
     assert report.passed

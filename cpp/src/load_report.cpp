@@ -23,11 +23,4 @@ FusionMode parse_fusion_mode(const std::string& name) {
   throw InvalidValue("onednn_fusion: expected \"auto\", \"on\" or \"off\", got \"" + name + "\"");
 }
 
-const LoadStep* LoadReport::step(const std::string& name) const {
-  for (const auto& each : steps) {
-    if (each.name == name) return &each;
-  }
-  return nullptr;
-}
-
 }  // namespace tsnative

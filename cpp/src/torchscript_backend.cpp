@@ -88,7 +88,7 @@ class TorchScriptBackend final : public Backend {
   }
 
   c10::IValue execute(std::vector<c10::IValue> inputs) const override {
-    const RunGuards guards;  // no autograd history, and no fusion outside the fused executors
+    const FusionScope unfused(false);  // no fusion outside the fused executors (Engine::run holds NoGradGuard)
     if (cuda_graphs_) {
       if (auto replayed = cuda_graphs_->replay(inputs)) return std::move(*replayed);
     }

@@ -1,13 +1,14 @@
-"""Export to an AOTInductor package (.pt2): torch.export with a dynamic batch where it can, Inductor's compiled
-code in a package, verified through the native engine (cpp/src/aoti_backend.cpp) as TorchScript files are."""
+"""Export to an AOTInductor package (.pt2): torch.export with a dynamic batch where it can, and Inductor's compiled
+code in a package that carries tsnative's metadata. tsnative.export verifies it through the native engine
+(cpp/src/aoti_backend.cpp) as it verifies TorchScript files."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +16,32 @@ import torch
 
 from . import _C
 from ._check_inputs import batch_size
-from ._structure import describe, mark_dynamic_batch
+from ._structure import recorded_call
 from ._version import __version__
-from .report import CheckResult, ExportReport
+from .report import CheckResult
+
+# Inductor's freezing folds the weights into the compiled code (constant folding, conv+bn): the CPU's fast path.
+OPTIMIZATIONS = ("aot_inductor", "freezing")
 
 
 class ExportFailed(Exception):
     """torch.export could not export the model at all (the caller raises its ExportError)."""
 
 
-Verify = Callable[[torch.nn.Module, Path, tuple[Any, ...], Sequence[Any] | None, float, float], Any]
+@dataclasses.dataclass
+class CompiledPackage:
+    draft: Path  # where the package is, until verified
+    dynamic: bool  # exported with a dynamic batch dimension
+    notes: list[str]  # why the batch is fixed, when it is
+    metadata: str  # the tsnative.json it carries
+    seconds: float  # torch.export and the compile
 
 
-def export_pt2(
-    model: torch.nn.Module,
-    example: tuple[Any, ...],
-    expected: Any,
-    path: Path,
-    check_inputs: Sequence[Any] | None,
-    rtol: float,
-    atol: float,
-    input_names: list[str],
-    verify: Verify,
-    batch_text: Callable[[tuple[Any, ...], list[CheckResult]], str],
-) -> ExportReport:
-    """Exports, compiles and verifies; returns the report with the package still at its draft path
-    (``path`` + ".unverified.pt2"), which the caller renames into place or removes."""
+def compile_package(
+    model: torch.nn.Module, example: tuple[Any, ...], expected: Any, path: Path, input_names: list[str]
+) -> CompiledPackage:
+    """Exports and compiles to ``draft_path(path)``. Raises TypeError for inputs that are not tensors and
+    ExportFailed when torch.export cannot export the model."""
     for name, value in zip(input_names, example, strict=True):
         if not isinstance(value, torch.Tensor):
             raise TypeError(
@@ -52,34 +53,30 @@ def export_pt2(
     program, dynamic = _torch_export(model, example, notes)
     metadata = _metadata(model, example, expected, input_names, dynamic, notes)
     draft = draft_path(path)
-    # Inductor's freezing folds the weights into the compiled code (constant folding, conv+bn): the CPU's fast path.
     configs = {"aot_inductor.metadata": {_C.METADATA_FILE: metadata}, "freezing": True}
     torch._inductor.aoti_compile_and_package(program, package_path=os.fspath(draft), inductor_configs=configs)
-    export_seconds = time.perf_counter() - start
+    return CompiledPackage(draft, dynamic, notes, metadata, time.perf_counter() - start)
 
-    start = time.perf_counter()
-    checks, _ = verify(model, draft, example, check_inputs, rtol, atol)
-    verify_seconds = time.perf_counter() - start
+
+def skip_other_batches(checks: list[CheckResult], example: tuple[Any, ...]) -> list[CheckResult]:
+    """A static package refuses other batch sizes by its recorded shapes: the generated checks at other sizes say
+    nothing about its outputs, and are marked skipped with that reason."""
     batch = batch_size(example)
-    if not dynamic and check_inputs is None and batch is not None:
-        # A static package refuses other batch sizes by its recorded shapes: the generated checks at other sizes
-        # say nothing about its outputs.
-        reason = f"not run: the package's batch is fixed at {batch}"
-        checks = [
-            CheckResult(c.label, c.input_shapes, True, skipped=True, batch=c.batch, problem=reason)
-            if c.batch not in (None, batch)
-            else c
-            for c in checks
-        ]
-    notes.extend(dict.fromkeys(check.note for check in checks if check.note))
-    report = ExportReport(path, "pt2", ["aot_inductor", "freezing"], checks, rtol, atol, export_seconds, verify_seconds)
-    report.notes = notes
-    if dynamic:
-        report.batch = batch_text(example, checks)
-    else:
-        report.batch = f"fixed at {batch}: {notes[-1]}" if batch is not None else f"fixed: {notes[-1]}"
-    report.metadata = json.loads(metadata)
-    return report
+    if batch is None:
+        return checks
+    reason = f"not run: the package's batch is fixed at {batch}"
+    return [
+        CheckResult(c.label, c.input_shapes, True, skipped=True, batch=c.batch, problem=reason)
+        if c.batch not in (None, batch)
+        else c
+        for c in checks
+    ]
+
+
+def fixed_batch_text(example: tuple[Any, ...], notes: list[str]) -> str:
+    """The report's batch line for a static package: the size and why it is fixed."""
+    batch = batch_size(example)
+    return f"fixed at {batch}: {notes[-1]}" if batch is not None else f"fixed: {notes[-1]}"
 
 
 def draft_path(path: Path) -> Path:
@@ -130,12 +127,7 @@ def _metadata(
 ) -> str:
     """The package's tsnative.json, written before compiling (the package carries it): the verification that
     follows is in the report, not in the package."""
-    inputs = [{"name": name, **describe(value)} for name, value in zip(names, example, strict=True)]
-    outputs = describe(expected)
-    batch = batch_size(example)
-    if dynamic and batch is not None:
-        inputs = [mark_dynamic_batch(item, batch) for item in inputs]
-        outputs = mark_dynamic_batch(outputs, batch)
+    inputs, outputs = recorded_call(names, example, expected, batch_size(example) if dynamic else None)
     record = {
         "model": type(model).__name__,
         "inputs": inputs,
@@ -143,7 +135,7 @@ def _metadata(
         "dynamic_batch": dynamic,
         "batch": "dynamic: exported with a dynamic batch dimension" if dynamic else f"fixed: {notes[-1]}",
         "export_mode": "pt2",
-        "optimizations": ["aot_inductor", "freezing"],
+        "optimizations": list(OPTIMIZATIONS),
         "parameters": sum(p.numel() for p in model.parameters()),
         "torch_version": torch.__version__,
         "tsnative_version": __version__,

@@ -67,6 +67,19 @@ def mark_dynamic_batch(description: dict[str, Any], batch: int) -> dict[str, Any
     return description
 
 
+def recorded_call(
+    names: list[str], example: tuple[Any, ...], output: Any, dynamic_batch: int | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The metadata's "inputs" (named) and "outputs": described, with dimension 0 of batch-sized tensors marked -1
+    when `dynamic_batch` (the example's batch size) is given."""
+    inputs = [{"name": name, **describe(value)} for name, value in zip(names, example, strict=True)]
+    outputs = describe(output)
+    if dynamic_batch is not None:
+        inputs = [mark_dynamic_batch(item, dynamic_batch) for item in inputs]
+        outputs = mark_dynamic_batch(outputs, dynamic_batch)
+    return inputs, outputs
+
+
 def shapes_text(value: Any) -> str:
     """Tensor shapes in a structure, for a report column: "[2, 3, 224, 224]" or "[2, 4], [2, 4]"."""
     shapes = [str(list(leaf.shape)) for _, leaf in leaves(value) if isinstance(leaf, torch.Tensor)]

@@ -177,7 +177,7 @@ def _export(args: argparse.Namespace) -> int:
     import torch
     import torchvision
 
-    from .export import export
+    from .export import export, resolve_format
 
     available = torchvision.models.list_models(module=torchvision.models)
     if args.model not in available:
@@ -187,11 +187,7 @@ def _export(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     model = torchvision.models.get_model(args.model, weights=None, num_classes=args.classes)
     example = torch.randn(args.batch, 3, args.size, args.size)
-    how = (
-        "torch.export + AOTInductor"
-        if (args.format or ("pt2" if args.out.suffix == ".pt2" else "")) == "pt2"
-        else args.mode
-    )
+    how = "torch.export + AOTInductor" if resolve_format(args.out, args.format) == "pt2" else args.mode
     print(f"Exporting {args.model} (random weights) by {how} to {args.out} ...", flush=True)
     report = export(model, example, args.out, mode=args.mode, optimize=not args.no_optimize, format=args.format)
     print(report)

@@ -7,7 +7,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 # torch first: it loads LibTorch, which the native module _C links against.
 import torch  # noqa: F401
@@ -16,10 +16,7 @@ from . import _C
 from ._runtime import configure
 from .isolation import Isolation, trial_load
 
-__all__ = ["Engine", "Fusion", "Precision"]
-
-Precision = Literal["fp32", "bf16", "fp16"]
-Fusion = Literal["auto", "on", "off"]
+__all__ = ["Engine"]
 
 _INTRO = """Loads a model file once and runs it natively (C++/LibTorch).
 

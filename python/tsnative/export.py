@@ -19,8 +19,8 @@ import torch
 
 from . import _C
 from ._check_inputs import batch_size, default_check_inputs
-from ._pt2 import ExportFailed, draft_path, export_pt2
-from ._structure import describe, mark_dynamic_batch, shapes_text
+from ._pt2 import OPTIMIZATIONS, ExportFailed, compile_package, draft_path, fixed_batch_text, skip_other_batches
+from ._structure import recorded_call, shapes_text
 from ._torchscript import torchscript_calls
 from ._version import __version__
 from .engine import Engine
@@ -104,10 +104,7 @@ def export(
     """
     path = Path(path)
     _check_destination(path)
-    if format is None:
-        format = "pt2" if path.suffix == ".pt2" else "torchscript"
-    if format not in ("torchscript", "pt2"):
-        raise ValueError(f'format: expected "torchscript" or "pt2", got {format!r}')
+    format = resolve_format(path, format)
     example = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     # Each module's own flag: model.train(flag) would recurse and undo submodules the caller had put in eval().
     training = {module: module.training for module in model.modules()}
@@ -150,6 +147,15 @@ def export(
             module.training = flag
 
 
+def resolve_format(path: Path, format: str | None) -> Format:
+    """The format asked for, or the one the path's suffix implies (".pt2": an AOTInductor package)."""
+    if format is None:
+        return "pt2" if path.suffix == ".pt2" else "torchscript"
+    if format not in ("torchscript", "pt2"):
+        raise ValueError(f'format: expected "torchscript" or "pt2", got {format!r}')
+    return format  # type: ignore[return-value]
+
+
 def _export_package(
     model: torch.nn.Module,
     example: tuple[Any, ...],
@@ -161,13 +167,22 @@ def _export_package(
     strict: bool,
 ) -> ExportReport:
     """format="pt2": the package compiled to a draft, verified through the native engine, renamed into place."""
-    names = _input_names(model, len(example))
     try:
-        report = export_pt2(model, example, expected, path, check_inputs, rtol, atol, names, _verify, _batch_text)
+        package = compile_package(model, example, expected, path, _input_names(model, len(example)))
     except ExportFailed as error:
         raise ExportError(str(error)) from None
+    start = time.perf_counter()
+    checks, _ = _verify(model, package.draft, example, check_inputs, rtol, atol)
+    verify_seconds = time.perf_counter() - start
+    if not package.dynamic and check_inputs is None:
+        checks = skip_other_batches(checks, example)
+    notes = [*package.notes, *dict.fromkeys(check.note for check in checks if check.note)]
+    report = ExportReport(path, "pt2", list(OPTIMIZATIONS), checks, rtol, atol, package.seconds, verify_seconds)
+    report.notes = notes
+    report.batch = _batch_text(example, checks) if package.dynamic else fixed_batch_text(example, package.notes)
+    report.metadata = json.loads(package.metadata)
     report.parameters = sum(p.numel() for p in model.parameters())
-    draft = draft_path(path)
+    draft = package.draft
     if not report.passed and strict:
         draft.unlink(missing_ok=True)
         raise ExportVerificationError(report)
@@ -456,15 +471,15 @@ def _finite(value: float) -> float | None:
 def _metadata(
     model: torch.nn.Module, example: tuple[Any, ...], expected: Any, native_output: Any, report: ExportReport
 ) -> dict[str, Any]:
-    names = _input_names(model, len(example))
-    inputs = [{"name": name, **describe(value)} for name, value in zip(names, example, strict=True)]
-    # What the file returns (a scripted convention may wrap eager's output); eager's when the file raised.
-    outputs = describe(native_output if native_output is not None else expected)
     batch = batch_size(example)
     dynamic_batch = batch is not None and report.batch.startswith("dynamic")
-    if dynamic_batch:
-        inputs = [mark_dynamic_batch(item, batch) for item in inputs]
-        outputs = mark_dynamic_batch(outputs, batch)
+    # What the file returns (a scripted convention may wrap eager's output); eager's when the file raised.
+    inputs, outputs = recorded_call(
+        _input_names(model, len(example)),
+        example,
+        native_output if native_output is not None else expected,
+        batch if dynamic_batch else None,
+    )
     return {  # "format" is stamped by _C.metadata_text
         "model": type(model).__name__,
         "inputs": inputs,

@@ -69,9 +69,6 @@ struct LoadReport {
   FusionReport fusion;                // oneDNN Graph fusion's trials (a snapshot: "on" mode adds trials later)
   std::vector<std::string> warnings;  // e.g. bf16 on a CPU without bf16 instructions
   LoadTimings timings;
-
-  // The steps applied (or skipped) under `name`; nullptr when the engine never considered it.
-  const LoadStep* step(const std::string& name) const;
 };
 
 }  // namespace tsnative

@@ -8,12 +8,13 @@ import json
 import threading
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 import tsnative
-from conftest import Recurrent, run_tool, small_conv_net
+from conftest import DictAndList, Recurrent, run_tool, small_conv_net
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
@@ -94,6 +95,87 @@ def test_options_that_do_not_apply_are_refused(conv: tuple[torch.nn.Module, Path
         tsnative.Engine(path, precision="bf16")
     with pytest.raises(ValueError, match=r"method: a \.pt2 package has one entry point, forward"):
         tsnative.Engine(path, method="embed")
+    # The compiled code assumes the recorded shapes and does not check them: the engine's check is its guard.
+    with pytest.raises(ValueError, match=r"check_inputs: .* cannot be turned off"):
+        tsnative.Engine(path, check_inputs=False)
+
+
+def test_inputs_of_any_strides_give_eager_outputs(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+    model, path, _ = conv
+    x = torch.randn(3, 16, 16, 2).permute(3, 0, 1, 2)  # not contiguous: the compiled code reads contiguous memory
+    assert not x.is_contiguous()
+    with torch.no_grad():
+        torch.testing.assert_close(tsnative.Engine(path).predict(x), model(x), **TOLERANCE)
+
+
+class Nested(torch.nn.Module):
+    """A tuple and a dict in, a dict holding a tensor, a tuple and a list out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(
+        self, x: torch.Tensor, pair: tuple[torch.Tensor, torch.Tensor], features: dict[str, torch.Tensor]
+    ) -> dict[str, Any]:
+        mixed = self.linear(x) + pair[0] * features["scale"]
+        return {"mixed": mixed, "parts": (pair[1] - x, features["ids"] * 2), "list": [mixed.sum(dim=1)]}
+
+
+def nested_inputs(batch: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]:
+    # The dict's keys in another order than at export: the package's call spec orders them.
+    features = {"ids": torch.randint(0, 9, (batch, 4)), "scale": torch.randn(batch, 4)}
+    return torch.randn(batch, 4), (torch.randn(batch, 4), torch.randn(batch, 4)), features
+
+
+def test_tuple_and_dict_inputs_and_outputs_through_engine_and_ts_infer(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Nested().eval()
+    x, pair, features = nested_inputs(2)
+    report = tsnative.export(model, (x, pair, dict(reversed(features.items()))), tmp_path / "nested.pt2")
+    assert report.passed and report.batch.startswith("dynamic")
+    engine = tsnative.Engine(tmp_path / "nested.pt2")
+    assert str(engine.schema) == (
+        "forward(x: Tensor, pair: Tuple[Tensor, Tensor], features: Dict[str, Tensor]) -> Dict[str, Any]"
+    )
+    for batch in (1, 3):
+        inputs = nested_inputs(batch)
+        got = engine.predict(*inputs)
+        assert set(got) == {"mixed", "parts", "list"}
+        assert isinstance(got["parts"], tuple) and isinstance(got["list"], list)
+        with torch.no_grad():
+            torch.testing.assert_close(got, model(*inputs), **TOLERANCE)
+    with pytest.raises(ValueError, match=r"input 'features': expected a dict with keys \['scale', 'ids'\], got keys"):
+        engine.predict(x, pair, {"ids": features["ids"]})
+    with pytest.raises(ValueError, match=r"input 'pair\[1\]': expected float32 tensor of shape \[N, 4\], got"):
+        engine.predict(x, (pair[0], torch.randn(2, 5)), features)
+    with pytest.raises(TypeError, match=r"input 'features\['ids'\]': expected int64 tensor"):
+        engine.predict(x, pair, {"ids": features["ids"].float(), "scale": features["scale"]})
+    engine.predict(x, pair, features)  # a refused call leaves the engine usable
+
+    result = json.loads(run_tool("ts-infer", tmp_path / "nested.pt2", "--batch", "3", "--json", check=True).stdout)
+    assert [item["name"] for item in result["inputs"]] == [
+        "x",
+        "pair[0]",
+        "pair[1]",
+        "features['scale']",
+        "features['ids']",
+    ]
+    assert all(item["shape"] == [3, 4] for item in result["inputs"])
+    assert result["output"]["shape"] == [3, 4]  # the first tensor of the output
+
+
+def test_dict_and_list_inputs(tmp_path: Path) -> None:
+    model = DictAndList().eval()  # a dict and a list in; a tuple of a dict and a list of scalars out
+    features = {"a": torch.randn(5), "b": torch.randn(5)}
+    weights = [torch.tensor(2.0), torch.tensor(-1.0)]
+    report = tsnative.export(model, (features, weights), tmp_path / "dict_list.pt2")
+    assert report.passed
+    engine = tsnative.Engine(tmp_path / "dict_list.pt2")
+    torch.testing.assert_close(engine.predict(features, weights), model(features, weights), **TOLERANCE)
+    # A .pt2's lists have the recorded length, compiled in.
+    with pytest.raises(ValueError, match=r"input 'weights': expected a list of 2 items, got 3"):
+        engine.predict(features, [*weights, torch.tensor(1.0)])
 
 
 def test_tuple_outputs_and_two_inputs(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 // The AOTInductor backend: a .pt2 package (torch.export + torch._inductor.aoti_compile_and_package) run by
 // LibTorch's AOTIModelPackageLoader. The package is compiled code for one machine and device; tsnative reads its
-// own metadata from the package to describe the call (a schema the engine binds against) and to rebuild the
-// output structure from the loader's flat list of tensors.
+// own metadata from the package (the inputs' names and shapes) and the package's call spec (the structure of the
+// inputs and outputs: tuples, lists, dicts) to describe the call as a schema the engine binds against, flattens
+// each call's inputs to the loader's flat list of tensors and rebuilds the outputs' structure from its result.
 #include "aoti_backend.h"
 
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 
 #include "archive_check.h"
+#include "call_spec.h"
 #include "error_text.h"
 #include "model_bytes.h"
 #include "sha256.h"
@@ -23,9 +25,6 @@ double aoti_seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The output structures this backend rebuilds from the loader's flat list.
-enum class OutputKind { kTensor, kTuple, kList };
-
 class AotiBackend final : public Backend {
  public:
   AotiBackend(const BackendRequest& request, LoadReport& report) : path_(request.path) {
@@ -37,6 +36,13 @@ class AotiBackend final : public Backend {
     if (options.cuda_graphs) throw InvalidValue("cuda_graphs: not available for .pt2 packages (AOTInductor)");
     if (options.method != "forward") {
       throw InvalidValue("method: a .pt2 package has one entry point, forward; got '" + options.method + "'");
+    }
+    // The compiled code assumes the recorded shapes and dtypes and does not check them (AOTInductor's own checks
+    // are off unless AOTI_RUNTIME_CHECK_INPUTS is set): the engine's checks are its only guard.
+    if (!options.check_inputs) {
+      throw InvalidValue(
+          "check_inputs: a .pt2 package's compiled code assumes the recorded shapes and dtypes; "
+          "the input check cannot be turned off for it");
     }
     auto start = std::chrono::steady_clock::now();
     // The file is opened and checked before the loader extracts it; a pinned file is read into memory and hashed.
@@ -75,7 +81,7 @@ class AotiBackend final : public Backend {
     } catch (const InvalidValue& e) {
       throw ModelLoadError(path_, e.what());
     }
-    schema_ = schema_of(recorded_inputs(metadata_json_));
+    read_call(recorded_inputs(metadata_json_));
     report.backend = "aoti";
     report.frozen = true;  // the weights are compiled into the package
     report.fusion.skipped_reason = "fusion is Inductor's, compiled into the package";
@@ -85,6 +91,7 @@ class AotiBackend final : public Backend {
   const c10::FunctionSchema& schema() const override { return *schema_; }
   std::vector<std::string> method_names() const override { return {"forward"}; }
   const std::string& metadata_json() const override { return metadata_json_; }
+  bool assumes_recorded_inputs() const override { return true; }
 
   void prepare(const std::vector<std::vector<c10::IValue>>& calls, LoadReport& report) override {
     if (calls.empty()) return;
@@ -96,7 +103,9 @@ class AotiBackend final : public Backend {
         throw InvalidValue("warmup_shapes: the package failed on random inputs: " + cause_of(e));
       }
       std::string text;
-      for (const auto& value : call) text += (text.empty() ? "" : ", ") + shape_text(value.toTensor().sizes().vec());
+      for (const auto& value : call) {
+        if (value.isTensor()) text += (text.empty() ? "" : ", ") + shape_text(value.toTensor().sizes().vec());
+      }
       shapes.push_back(text);
     }
     report.steps.push_back({"warmup", true, shapes, "", "warmup x" + std::to_string(calls.size())});
@@ -104,18 +113,17 @@ class AotiBackend final : public Backend {
 
   c10::IValue execute(std::vector<c10::IValue> inputs) const override {
     std::vector<at::Tensor> tensors;
-    tensors.reserve(inputs.size());
-    for (auto& input : inputs) tensors.push_back(std::move(input).toTensor());
+    for (size_t i = 0; i < inputs.size(); ++i) flatten(inputs[i], arguments_[i], input_names_[i], tensors);
+    // The code was compiled for contiguous inputs (the export made the example contiguous); it reads memory by
+    // those strides whatever the tensor's own are.
+    for (auto& tensor : tensors) tensor = tensor.contiguous();
     std::vector<at::Tensor> outputs = loader_->run(tensors);
-    if (output_kind_ == OutputKind::kTensor) {
-      if (outputs.size() != 1) {
-        throw InferenceError("the package returned " + std::to_string(outputs.size()) + " tensors; its metadata " +
-                             "records one");
-      }
-      return std::move(outputs.front());
+    if (outputs.size() != leaf_count(outputs_)) {
+      throw InferenceError("the package returned " + std::to_string(outputs.size()) + " tensors; its call spec " +
+                           "records " + std::to_string(leaf_count(outputs_)));
     }
-    if (output_kind_ == OutputKind::kList) return c10::List<at::Tensor>(outputs);
-    return c10::ivalue::Tuple::create(std::vector<c10::IValue>(outputs.begin(), outputs.end()));
+    size_t next = 0;
+    return unflatten(outputs, next, outputs_);
   }
 
  private:
@@ -129,37 +137,43 @@ class AotiBackend final : public Backend {
     }
   }
 
-  // forward(Any self, Tensor x, ...) -> Tensor | (Tensor, ...) | Tensor[]: what the engine binds calls against.
-  std::optional<c10::FunctionSchema> schema_of(const std::vector<InputSpec>& inputs) {
+  // The call as the package's call spec records it, named by tsnative's metadata: the schema the engine binds
+  // against, forward(Any self, Tensor x, (Tensor, Tensor) pair, Dict(str, Tensor) features) -> ..., and the
+  // structures execute() flattens and rebuilds.
+  void read_call(const std::vector<InputSpec>& inputs) {
+    try {
+      const std::vector<std::string> specs = loader_->get_call_spec();
+      if (specs.size() != 2) throw InvalidValue("expected an input and an output spec");
+      arguments_ = positional_arguments(parse_tree_spec(specs[0]));
+      outputs_ = parse_tree_spec(specs[1]);
+    } catch (const InvalidValue& e) {
+      throw ModelLoadError(path_, e.what());
+    } catch (const std::exception& e) {
+      throw ModelLoadError(path_, "AOTInductor could not read the package's call spec: " + cause_of(e));
+    }
+    if (inputs.size() != arguments_.size()) {
+      throw ModelLoadError(path_, "its metadata records " + std::to_string(inputs.size()) + " inputs; its call spec " +
+                                      std::to_string(arguments_.size()));
+    }
     std::string arguments = "Any self";
-    for (const auto& input : inputs) {
-      if (input.type != "Tensor") {
-        throw ModelLoadError(path_, "input '" + input.name + "' is a " + input.type +
-                                        "; this version runs .pt2 packages whose inputs are tensors");
-      }
-      arguments += ", Tensor " + input.name;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      input_names_.push_back(inputs[i].name);
+      arguments += ", " + type_text(arguments_[i]) + " " + inputs[i].name;
     }
-    std::string returns = "Tensor";
-    const std::string outputs = recorded_output_type(metadata_json_);
-    if (outputs == "tuple") {
-      output_kind_ = OutputKind::kTuple;
-      returns = "Any";
-    } else if (outputs == "list") {
-      output_kind_ = OutputKind::kList;
-      returns = "Tensor[]";
-    } else if (outputs != "Tensor") {
-      throw ModelLoadError(path_, "its output is a " + outputs +
-                                      "; this version runs .pt2 packages that return a tensor, or a tuple or list "
-                                      "of tensors");
+    try {
+      schema_ = torch::jit::parseSchema("forward(" + arguments + ") -> " + type_text(outputs_));
+    } catch (const std::exception& e) {
+      throw ModelLoadError(path_, "its call does not make a schema (" + cause_of(e) + ")");
     }
-    return torch::jit::parseSchema("forward(" + arguments + ") -> " + returns);
   }
 
   std::string path_;
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
   std::string metadata_json_;
   std::optional<c10::FunctionSchema> schema_;
-  OutputKind output_kind_ = OutputKind::kTensor;
+  std::vector<TreeSpec> arguments_;  // one per positional input
+  std::vector<std::string> input_names_;
+  TreeSpec outputs_;
 };
 
 }  // namespace

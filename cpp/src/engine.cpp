@@ -147,7 +147,7 @@ void Engine::Impl::load() {
       throw ModelLoadError(path, e.what());
     }
   }
-  if (checks) input_checks = detail::tensor_checks(recorded);
+  if (checks) input_checks = detail::tensor_checks(recorded, backend->assumes_recorded_inputs());
 
   const auto start = std::chrono::steady_clock::now();
   backend->prepare(declared_calls(recorded), report);

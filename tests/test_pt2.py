@@ -4,6 +4,7 @@ apply. Each export compiles C++ (seconds): the packages are made once per module
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import zipfile
@@ -237,6 +238,26 @@ def test_malformed_packages_are_clean_load_errors(
         assert "\n" not in str(caught.value)
     engine = tsnative.Engine(path)  # nothing left behind by the failures
     assert engine.predict(torch.randn(1, 3, 16, 16)).shape == (1, 5)
+
+
+def test_the_loader_reads_the_checked_file_not_the_path_again(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], tmp_path: Path
+) -> None:
+    model, path, _ = conv
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    # Pinned: the hashed bytes are what the loader reads (a memory file), and the engine runs after the load.
+    engine = tsnative.Engine(path, sha256=digest)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(engine.predict(x), model(x), **TOLERANCE)
+    with pytest.raises(tsnative.ModelLoadError, match="sha256 mismatch"):
+        tsnative.Engine(path, sha256="0" * 64)
+    # Unpinned: once loaded, the engine needs neither the path nor the file.
+    moved = tmp_path / "moved.pt2"
+    moved.write_bytes(path.read_bytes())
+    engine = tsnative.Engine(moved)
+    moved.unlink()
+    assert engine.predict(x).shape == (2, 5)
 
 
 def test_a_package_without_tsnative_metadata_is_refused(tmp_path: Path) -> None:

@@ -8,7 +8,12 @@
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/csrc/jit/frontend/function_schema_parser.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "archive_check.h"
 #include "call_spec.h"
@@ -24,6 +29,41 @@ namespace {
 double aoti_seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// A path for AOTIModelPackageLoader (which opens the package by path) that reads exactly what was checked: Linux's
+// /proc/self/fd/N names the descriptor the checks read through, so a file swapped in at the path afterwards is not
+// seen; a pinned file's hashed bytes go to an anonymous memory file (memfd) that nothing else can write.
+class CheckedPath {
+ public:
+  CheckedPath(const ModelBytes& bytes, const std::string& path) {
+    int fd = bytes.descriptor();
+    if (!bytes.bytes().empty()) {
+      memfd_ = ::memfd_create("tsnative-package", MFD_CLOEXEC);
+      if (memfd_ < 0)
+        throw ModelLoadError(path, std::string("no memory file for the package (") + std::strerror(errno) + ")");
+      const std::string& data = bytes.bytes();
+      for (size_t done = 0; done < data.size();) {
+        const ssize_t wrote = ::write(memfd_, data.data() + done, data.size() - done);
+        if (wrote < 0 && errno == EINTR) continue;
+        if (wrote <= 0)
+          throw ModelLoadError(path, std::string("the package could not be copied (") + std::strerror(errno) + ")");
+        done += static_cast<size_t>(wrote);
+      }
+      fd = memfd_;
+    }
+    path_ = "/proc/self/fd/" + std::to_string(fd);
+  }
+  ~CheckedPath() {
+    if (memfd_ >= 0) ::close(memfd_);
+  }
+  CheckedPath(const CheckedPath&) = delete;
+  CheckedPath& operator=(const CheckedPath&) = delete;
+  const std::string& str() const { return path_; }
+
+ private:
+  int memfd_ = -1;
+  std::string path_;
+};
 
 class AotiBackend final : public Backend {
  public:
@@ -46,7 +86,6 @@ class AotiBackend final : public Backend {
     }
     auto start = std::chrono::steady_clock::now();
     // The file is opened and checked before the loader extracts it; a pinned file is read into memory and hashed.
-    // (The loader reopens the path: unlike TorchScript's, it cannot read from the bytes checked here.)
     const auto bytes = ModelBytes::open(path_, options.max_archive_bytes.value_or(0),
                                         options.sha256 ? ModelBytes::Hold::kMemory : ModelBytes::Hold::kFile);
     if (options.sha256) verify_sha256(path_, bytes->bytes(), *options.sha256);
@@ -56,16 +95,17 @@ class AotiBackend final : public Backend {
     start = std::chrono::steady_clock::now();
     // The device it was compiled for is read first, without loading its code: a package for another device is
     // refused before its shared library is opened.
+    const CheckedPath checked(*bytes, path_);
     std::unordered_map<std::string, std::string> metadata;
     try {
-      metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path_, "model");
+      metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(checked.str(), "model");
     } catch (const std::exception& e) {
       throw ModelLoadError(path_, "AOTInductor could not read the package: " + cause_of(e));
     }
     check_device(metadata, request.device);
     const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
     try {
-      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path_, "model", false, 1, index);
+      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(checked.str(), "model", false, 1, index);
     } catch (const std::exception& e) {
       throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
     }

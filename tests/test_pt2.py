@@ -216,6 +216,29 @@ def test_a_branch_on_the_batch_size_gives_a_fixed_batch_with_the_reason(tmp_path
         engine.predict(torch.ones(1, 4))  # the batch the graph would get wrong is refused, not miscomputed
 
 
+class CountsCalls(torch.nn.Module):
+    """Python state that torch.export bakes in: the package multiplies by the count at export, eager by the current
+    one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return x * self.calls
+
+
+def test_a_package_that_differs_from_eager_is_caught_by_verification(tmp_path: Path) -> None:
+    with pytest.raises(tsnative.ExportVerificationError) as caught:
+        tsnative.export(CountsCalls(), torch.randn(2, 4), tmp_path / "counts.pt2")
+    failed = [check.label for check in caught.value.report.checks if not check.passed]
+    assert failed and "example" not in failed  # the example matches; the calls after it do not
+    assert not list(tmp_path.iterdir())  # neither the package nor its draft
+    kept = tsnative.export(CountsCalls(), torch.randn(2, 4), tmp_path / "counts.pt2", strict=False)
+    assert not kept.passed and (tmp_path / "counts.pt2").exists()
+
+
 def test_a_branch_on_the_data_is_an_export_error(tmp_path: Path) -> None:
     with pytest.raises(tsnative.ExportError, match=r"torch.export could not export BranchOnValues: .*torch.cond"):
         tsnative.export(BranchOnValues(), torch.randn(3, 4), tmp_path / "values.pt2")

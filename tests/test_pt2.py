@@ -61,9 +61,12 @@ def test_engine_runs_the_package_as_eager_does(conv: tuple[torch.nn.Module, Path
         engine.predict(torch.randn(1, 3, 8, 8))  # the recorded shapes are checked before the package runs
 
 
-def test_concurrent_calls_give_the_serial_outputs(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+@pytest.mark.parametrize("runners", [1, 3])
+def test_concurrent_calls_give_the_serial_outputs(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], runners: int
+) -> None:
     _, path, _ = conv
-    engine = tsnative.Engine(path)
+    engine = tsnative.Engine(path, package_runners=runners)  # runners: calls the package runs at once
     inputs = [torch.randn(batch % 3 + 1, 3, 16, 16) for batch in range(12)]
     serial = [engine.predict(x) for x in inputs]
     results: dict[int, torch.Tensor] = {}
@@ -99,6 +102,14 @@ def test_options_that_do_not_apply_are_refused(conv: tuple[torch.nn.Module, Path
     # The compiled code assumes the recorded shapes and does not check them: the engine's check is its guard.
     with pytest.raises(ValueError, match=r"check_inputs: .* cannot be turned off"):
         tsnative.Engine(path, check_inputs=False)
+    with pytest.raises(ValueError, match=r"option .package_runners. expected a number >= 1, got 0"):
+        tsnative.Engine(path, package_runners=0)
+
+
+def test_package_runners_are_for_packages_only(tmp_path: Path) -> None:
+    path = tsnative.export(Recurrent(), (torch.randn(2, 4), torch.randn(2, 4)), tmp_path / "pair.pt").path
+    with pytest.raises(ValueError, match=r"package_runners: applies to \.pt2 packages"):
+        tsnative.Engine(path, package_runners=2)
 
 
 def test_inputs_of_any_strides_give_eager_outputs(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
@@ -281,6 +292,30 @@ def test_the_loader_reads_the_checked_file_not_the_path_again(
     engine = tsnative.Engine(moved)
     moved.unlink()
     assert engine.predict(x).shape == (2, 5)
+
+
+def test_a_package_for_instructions_this_cpu_lacks_is_refused_at_load(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], tmp_path: Path
+) -> None:
+    # Run, its kernels would kill the process with an illegal instruction: the ISA in its metadata is checked first.
+    flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
+    lacking = next(
+        (word for word, flag in (("AMX_TILE", "amx_tile"), ("AVX512", "avx512f")) if flag not in flags), None
+    )
+    if lacking is None:
+        pytest.skip("this CPU has every instruction set Inductor compiles for")
+    _, path, _ = conv
+    forged = tmp_path / "forged.pt2"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(forged, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename.endswith("wrapper_metadata.json"):
+                metadata = json.loads(data)
+                metadata["AOTI_CPU_ISA"] = lacking
+                data = json.dumps(metadata).encode()
+            target.writestr(entry, data)
+    with pytest.raises(tsnative.ModelLoadError, match=f"compiled for a CPU with {lacking}; this CPU lacks"):
+        tsnative.Engine(forged)
 
 
 def test_a_package_without_tsnative_metadata_is_refused(tmp_path: Path) -> None:

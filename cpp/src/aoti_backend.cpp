@@ -17,6 +17,7 @@
 
 #include "archive_check.h"
 #include "call_spec.h"
+#include "cpu_isa.h"
 #include "error_text.h"
 #include "model_bytes.h"
 #include "sha256.h"
@@ -103,9 +104,11 @@ class AotiBackend final : public Backend {
       throw ModelLoadError(path_, "AOTInductor could not read the package: " + cause_of(e));
     }
     check_device(metadata, request.device);
+    check_cpu(metadata);
     const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
     try {
-      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(checked.str(), "model", false, 1, index);
+      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
+          checked.str(), "model", false, static_cast<size_t>(options.package_runners), index);
     } catch (const std::exception& e) {
       throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
     }
@@ -175,6 +178,22 @@ class AotiBackend final : public Backend {
       throw ModelLoadError(path_, "the package was compiled for " + compiled_for + "; this engine's device is " +
                                       device.str() + " (a .pt2 package runs on the device it was compiled for)");
     }
+  }
+
+  // A CPU package's kernels use the instruction set it was compiled for; on a CPU without it they would kill the
+  // process with an illegal instruction.
+  void check_cpu(const std::unordered_map<std::string, std::string>& metadata) const {
+    const auto isa = metadata.find("AOTI_CPU_ISA");
+    const auto device = metadata.find("AOTI_DEVICE_KEY");
+    if (isa == metadata.end() || (device != metadata.end() && device->second != "cpu")) return;
+    const auto missing = missing_cpu_features(isa->second, cpu_has);
+    if (missing.empty()) return;
+    std::string features;
+    for (const auto& feature : missing) features += (features.empty() ? "" : ", ") + feature;
+    throw ModelLoadError(path_, "the package was compiled for a CPU with " + isa->second + "; this CPU lacks " +
+                                    features +
+                                    " (a .pt2 package runs on CPUs like the one that compiled it: export it "
+                                    "on this kind of machine, or use a TorchScript file)");
   }
 
   // The call as the package's call spec records it, named by tsnative's metadata: the schema the engine binds

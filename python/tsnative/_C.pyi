@@ -167,6 +167,13 @@ class EngineOptions:
     @outputs_on_device.setter
     def outputs_on_device(self, arg1: typing.Any) -> None: ...
     @property
+    def package_runners(self) -> int:
+        """
+        .pt2 packages: how many calls run at once (AOTInductor's model runners, each with its own activation memory; the weights are shared); further calls wait for one
+        """
+    @package_runners.setter
+    def package_runners(self, arg1: typing.Any) -> None: ...
+    @property
     def pinned_transfers(self) -> bool:
         """
         CUDA: copy inputs and outputs through page-locked memory, asynchronously

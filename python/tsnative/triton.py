@@ -28,8 +28,8 @@ from ._version import __version__
 
 __all__ = ["DEFAULT_MAX_BATCH_SIZE", "model_config", "write_repository"]
 
-# Triton's largest batch when the file's batch is dynamic and none is given: a moderate size that keeps a batch's
-# latency close to one request's on a CPU; raise it for a GPU.
+# Triton's largest batch when the file's batch is dynamic and none is given. No measurement behind it: set the largest
+# batch the model should run at, which the device's memory and the latency target decide.
 DEFAULT_MAX_BATCH_SIZE = 8
 
 # The dtypes the PyTorch backend converts (ModelConfigDataTypeToTorchType in its src/libtorch_utils.cc): no

@@ -67,7 +67,7 @@ def main() -> None:
     x1 = torch.randn(*batches[0])
     loads, first = {}, {}
     for name, load in loaders.items():
-        loads[name] = median_ms(load, 5)
+        loads[name] = median_ms(load, 9)
         runner = load()
         start = time.perf_counter()
         with torch.inference_mode():
@@ -97,7 +97,7 @@ def main() -> None:
         for runner in runners.values():  # warm-up: Python TorchScript's profiling executor optimises here
             for _ in range(3):
                 call(runner)()
-        iters = 5 if shape[0] == 1 else 2
+        iters = 10 if shape[0] == 1 else 3
         per_round = interleaved_rounds({n: timed(call(r)) for n, r in runners.items()}, iters, args.rounds)
         for name, rounds in per_round.items():
             latency[name][f"batch{shape[0]}_ms"] = statistics.median(statistics.median(r) for r in rounds)

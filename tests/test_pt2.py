@@ -8,6 +8,7 @@ import hashlib
 import json
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +162,13 @@ def test_tuple_and_dict_inputs_and_outputs_through_engine_and_ts_infer(tmp_path:
         engine.predict(x, pair, {"ids": features["ids"]})
     with pytest.raises(ValueError, match=r"input 'pair\[1\]': expected float32 tensor of shape \[N, 4\], got"):
         engine.predict(x, (pair[0], torch.randn(2, 5)), features)
-    with pytest.raises(TypeError, match=r"input 'features\['ids'\]': expected int64 tensor"):
+    with pytest.raises(TypeError, match=r"input 'features\[\"ids\"\]': expected int64 tensor of shape \[N, 4\]"):
         engine.predict(x, pair, {"ids": features["ids"].float(), "scale": features["scale"]})
+    # One dynamic batch sizes every batch-sized buffer of the compiled code: tensors must agree on it.
+    with pytest.raises(ValueError, match=r"'pair\[0\]': expected the batch size of input 'x' \(2\), got \[3, 4\]"):
+        engine.predict(x, (torch.randn(3, 4), pair[1]), features)
+    with pytest.raises(ValueError, match=r"input 'x': expected a batch of 1 or more, got \[0, 4\]"):
+        engine.predict(*nested_inputs(0))
     engine.predict(x, pair, features)  # a refused call leaves the engine usable
 
     result = json.loads(run_tool("ts-infer", tmp_path / "nested.pt2", "--batch", "3", "--json", check=True).stdout)
@@ -170,8 +176,8 @@ def test_tuple_and_dict_inputs_and_outputs_through_engine_and_ts_infer(tmp_path:
         "x",
         "pair[0]",
         "pair[1]",
-        "features['scale']",
-        "features['ids']",
+        'features["scale"]',
+        'features["ids"]',
     ]
     assert all(item["shape"] == [3, 4] for item in result["inputs"])
     assert result["output"]["shape"] == [3, 4]  # the first tensor of the output
@@ -294,28 +300,48 @@ def test_the_loader_reads_the_checked_file_not_the_path_again(
     assert engine.predict(x).shape == (2, 5)
 
 
-def test_a_package_for_instructions_this_cpu_lacks_is_refused_at_load(
-    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], tmp_path: Path
-) -> None:
-    # Run, its kernels would kill the process with an illegal instruction: the ISA in its metadata is checked first.
-    flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
-    lacking = next(
-        (word for word, flag in (("AMX_TILE", "amx_tile"), ("AVX512", "avx512f")) if flag not in flags), None
-    )
-    if lacking is None:
-        pytest.skip("this CPU has every instruction set Inductor compiles for")
-    _, path, _ = conv
-    forged = tmp_path / "forged.pt2"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(forged, "w") as target:
+def forged(package: Path, target: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of `package` whose AOTInductor metadata (which holds tsnative.json) `change` has edited."""
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as copy:
         for entry in source.infolist():
             data = source.read(entry)
             if entry.filename.endswith("wrapper_metadata.json"):
                 metadata = json.loads(data)
-                metadata["AOTI_CPU_ISA"] = lacking
+                change(metadata)
                 data = json.dumps(metadata).encode()
-            target.writestr(entry, data)
-    with pytest.raises(tsnative.ModelLoadError, match=f"compiled for a CPU with {lacking}; this CPU lacks"):
-        tsnative.Engine(forged)
+            copy.writestr(entry, data)
+    return target
+
+
+def test_a_package_for_instructions_this_cpu_lacks_is_refused_at_load(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], tmp_path: Path
+) -> None:
+    # Run, its kernels (compiled with -march=native) would kill the process with an illegal instruction.
+    _, path, report = conv
+    assert report.metadata["cpu_features"] == tsnative._C.cpu_features()  # the exporting CPU's, recorded
+    flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
+    lacking = [(word, gcc) for word, gcc, flag in ISA_WORDS if flag not in flags]
+    if not lacking:
+        pytest.skip("this CPU has every instruction set this test can forge")
+    word, feature = lacking[0]
+
+    def recorded(metadata: dict[str, Any]) -> None:
+        ours = json.loads(metadata[tsnative._C.METADATA_FILE])
+        ours["cpu_features"] = [*ours["cpu_features"], feature]
+        metadata[tsnative._C.METADATA_FILE] = json.dumps(ours)
+
+    def isa(metadata: dict[str, Any]) -> None:
+        metadata["AOTI_CPU_ISA"] = word
+
+    for change in (recorded, isa):
+        with pytest.raises(
+            tsnative.ModelLoadError, match=f"compiled for a CPU with instructions this CPU lacks \\({feature}"
+        ):
+            tsnative.Engine(forged(path, tmp_path / f"{change.__name__}.pt2", change))
+
+
+# Inductor's ISA words, the GCC feature each needs first, and its /proc/cpuinfo flag.
+ISA_WORDS = (("AMX_TILE", "amx-tile", "amx_tile"), ("AVX512", "avx512f", "avx512f"))
 
 
 def test_a_package_without_tsnative_metadata_is_refused(tmp_path: Path) -> None:

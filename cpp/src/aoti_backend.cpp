@@ -8,15 +8,11 @@
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/csrc/jit/frontend/function_schema_parser.h>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "archive_check.h"
 #include "call_spec.h"
+#include "checked_path.h"
 #include "cpu_isa.h"
 #include "error_text.h"
 #include "model_bytes.h"
@@ -30,41 +26,6 @@ namespace {
 double aoti_seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-// A path for AOTIModelPackageLoader (which opens the package by path) that reads exactly what was checked: Linux's
-// /proc/self/fd/N names the descriptor the checks read through, so a file swapped in at the path afterwards is not
-// seen; a pinned file's hashed bytes go to an anonymous memory file (memfd) that nothing else can write.
-class CheckedPath {
- public:
-  CheckedPath(const ModelBytes& bytes, const std::string& path) {
-    int fd = bytes.descriptor();
-    if (!bytes.bytes().empty()) {
-      memfd_ = ::memfd_create("tsnative-package", MFD_CLOEXEC);
-      if (memfd_ < 0)
-        throw ModelLoadError(path, std::string("no memory file for the package (") + std::strerror(errno) + ")");
-      const std::string& data = bytes.bytes();
-      for (size_t done = 0; done < data.size();) {
-        const ssize_t wrote = ::write(memfd_, data.data() + done, data.size() - done);
-        if (wrote < 0 && errno == EINTR) continue;
-        if (wrote <= 0)
-          throw ModelLoadError(path, std::string("the package could not be copied (") + std::strerror(errno) + ")");
-        done += static_cast<size_t>(wrote);
-      }
-      fd = memfd_;
-    }
-    path_ = "/proc/self/fd/" + std::to_string(fd);
-  }
-  ~CheckedPath() {
-    if (memfd_ >= 0) ::close(memfd_);
-  }
-  CheckedPath(const CheckedPath&) = delete;
-  CheckedPath& operator=(const CheckedPath&) = delete;
-  const std::string& str() const { return path_; }
-
- private:
-  int memfd_ = -1;
-  std::string path_;
-};
 
 class AotiBackend final : public Backend {
  public:
@@ -103,16 +64,7 @@ class AotiBackend final : public Backend {
     } catch (const std::exception& e) {
       throw ModelLoadError(path_, "AOTInductor could not read the package: " + cause_of(e));
     }
-    check_device(metadata, request.device);
-    check_cpu(metadata);
-    const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
-    try {
-      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
-          checked.str(), "model", false, static_cast<size_t>(options.package_runners), index);
-    } catch (const std::exception& e) {
-      throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
-    }
-    report.timings.deserialize_s = aoti_seconds_since(start);
+    // tsnative's metadata, the device and the CPU are checked before the package's code is loaded.
     const auto recorded = metadata.find(kMetadataFile);
     if (recorded == metadata.end() || recorded->second.empty()) {
       throw ModelLoadError(path_,
@@ -121,9 +73,19 @@ class AotiBackend final : public Backend {
     }
     try {
       metadata_json_ = checked_metadata(recorded->second);
+      check_device(metadata, request.device);
+      check_cpu(metadata, recorded_cpu_features(metadata_json_));
     } catch (const InvalidValue& e) {
       throw ModelLoadError(path_, e.what());
     }
+    const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
+    try {
+      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
+          checked.str(), "model", false, static_cast<size_t>(options.package_runners), index);
+    } catch (const std::exception& e) {
+      throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
+    }
+    report.timings.deserialize_s = aoti_seconds_since(start);
     read_call(recorded_inputs(metadata_json_));
     report.backend = "aoti";
     report.frozen = true;  // the weights are compiled into the package
@@ -180,20 +142,20 @@ class AotiBackend final : public Backend {
     }
   }
 
-  // A CPU package's kernels use the instruction set it was compiled for; on a CPU without it they would kill the
-  // process with an illegal instruction.
-  void check_cpu(const std::unordered_map<std::string, std::string>& metadata) const {
+  // The package's kernels (and the CPU code of a CUDA package's wrapper) are compiled for the exporting CPU
+  // (-march=native): on a CPU without its instructions they would kill the process with an illegal instruction.
+  void check_cpu(const std::unordered_map<std::string, std::string>& metadata,
+                 const std::vector<std::string>& recorded_features) const {
     const auto isa = metadata.find("AOTI_CPU_ISA");
-    const auto device = metadata.find("AOTI_DEVICE_KEY");
-    if (isa == metadata.end() || (device != metadata.end() && device->second != "cpu")) return;
-    const auto missing = missing_cpu_features(isa->second, cpu_has);
+    std::vector<std::string> needed = isa_features(isa == metadata.end() ? "" : isa->second);
+    needed.insert(needed.end(), recorded_features.begin(), recorded_features.end());
+    const auto missing = missing_cpu_features(needed, cpu_has);
     if (missing.empty()) return;
     std::string features;
     for (const auto& feature : missing) features += (features.empty() ? "" : ", ") + feature;
-    throw ModelLoadError(path_, "the package was compiled for a CPU with " + isa->second + "; this CPU lacks " +
-                                    features +
-                                    " (a .pt2 package runs on CPUs like the one that compiled it: export it "
-                                    "on this kind of machine, or use a TorchScript file)");
+    throw ModelLoadError(path_, "the package was compiled for a CPU with instructions this CPU lacks (" + features +
+                                    "; its AOTInductor ISA: " + (isa == metadata.end() ? "none" : isa->second) +
+                                    "): export it on this kind of machine, or use a TorchScript file");
   }
 
   // The call as the package's call spec records it, named by tsnative's metadata: the schema the engine binds

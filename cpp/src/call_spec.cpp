@@ -67,12 +67,15 @@ std::string keys_text(const std::vector<std::string>& keys) {
   return text + "]";
 }
 
-// A list's or dict's item type for the rebuilt value: Tensor when every item is a tensor, as the schema says.
-c10::TypePtr item_type(const TreeSpec& spec) {
-  for (const auto& child : spec.children) {
-    if (child.kind != TreeSpec::Kind::kLeaf) return c10::AnyType::get();
+// A rebuilt list's or dict's item type: the items' own (unshaped) type, Any when they differ.
+c10::TypePtr item_type(const std::vector<c10::IValue>& items) {
+  c10::TypePtr common = c10::TensorType::get();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const c10::TypePtr type = c10::unshapedType(items[i].type());
+    if (i == 0) common = type;
+    if (*type != *common) return c10::AnyType::get();
   }
-  return c10::TensorType::get();
+  return common;
 }
 
 }  // namespace
@@ -164,7 +167,7 @@ void flatten(const c10::IValue& value, const TreeSpec& spec, const std::string& 
                            keys_text(given));
       }
       for (size_t i = 0; i < spec.keys.size(); ++i) {
-        flatten(dict.at(spec.keys[i]), spec.children[i], name + "['" + spec.keys[i] + "']", out);
+        flatten(dict.at(spec.keys[i]), spec.children[i], name + "[\"" + spec.keys[i] + "\"]", out);
       }
       return;
     }
@@ -189,16 +192,18 @@ c10::IValue unflatten(std::vector<at::Tensor>& tensors, size_t& next, const Tree
       for (const auto& child : spec.children) items.push_back(unflatten(tensors, next, child));
       return c10::ivalue::Tuple::create(std::move(items));
     }
-    case TreeSpec::Kind::kList: {
-      c10::impl::GenericList list(item_type(spec));
-      for (const auto& child : spec.children) list.push_back(unflatten(tensors, next, child));
-      return list;
-    }
+    case TreeSpec::Kind::kList:
     case TreeSpec::Kind::kDict: {
-      c10::impl::GenericDict dict(c10::StringType::get(), item_type(spec));
-      for (size_t i = 0; i < spec.children.size(); ++i) {
-        dict.insert(spec.keys[i], unflatten(tensors, next, spec.children[i]));
+      std::vector<c10::IValue> items;
+      for (const auto& child : spec.children) items.push_back(unflatten(tensors, next, child));
+      const c10::TypePtr type = item_type(items);
+      if (spec.kind == TreeSpec::Kind::kList) {
+        c10::impl::GenericList list(type);
+        for (auto& item : items) list.push_back(std::move(item));
+        return list;
       }
+      c10::impl::GenericDict dict(c10::StringType::get(), type);
+      for (size_t i = 0; i < items.size(); ++i) dict.insert(spec.keys[i], std::move(items[i]));
       return dict;
     }
   }

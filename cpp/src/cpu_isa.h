@@ -1,6 +1,8 @@
-// Whether this CPU runs code compiled for another: an AOTInductor package records the instruction set its kernels
-// were compiled for (AOTI_CPU_ISA, e.g. "AVX512 AVX512_VNNI"), and running AVX-512 code on an AVX2-only CPU kills
-// the process with an illegal instruction. The package is refused at load instead.
+// Whether this CPU runs code compiled on another: Inductor compiles an AOTInductor package's kernels with
+// -march=native, for the CPU that exported it, and running them on a CPU without those instructions kills the
+// process (illegal instruction). tsnative.export records the exporting CPU's features in the package
+// (cpu_features()); the package's own AOTI_CPU_ISA names the vector ISA. A package is refused at load on a CPU that
+// lacks any of them.
 #pragma once
 
 #include <functional>
@@ -9,13 +11,19 @@
 
 namespace tsnative::detail {
 
-// The CPU features (GCC's names: "avx512f", "amx-tile") that code compiled for `isa` (Inductor's words, upper or
-// lower case, separated by spaces) needs and `has` says are missing. Words this build does not know are not
-// checked.
-std::vector<std::string> missing_cpu_features(const std::string& isa,
-                                              const std::function<bool(const std::string&)>& has);
+// The instruction-set extensions a compiler may use for -march=native code that this build can test for (GCC's
+// names: "avx2", "avx512f", "amx-tile"...), those this CPU has.
+std::vector<std::string> cpu_features();
 
-// Whether this CPU has the feature (GCC's name, one of those missing_cpu_features returns).
+// Whether this CPU has the feature (a name cpu_features() may return; another name: true, not checked).
 bool cpu_has(const std::string& feature);
+
+// The features behind the words of AOTI_CPU_ISA (Inductor's, in either case: "AVX512 AVX512_VNNI"); words this build
+// does not know add none.
+std::vector<std::string> isa_features(const std::string& isa);
+
+// Those of `needed` that `has` says are missing, in order, once each.
+std::vector<std::string> missing_cpu_features(const std::vector<std::string>& needed,
+                                              const std::function<bool(const std::string&)>& has);
 
 }  // namespace tsnative::detail

@@ -109,8 +109,8 @@ InputSpec read_input(const Json& input, const std::string& where, std::string pa
     const Json& items = entry(input, where, "items", "an object of the items", is_object);
     for (auto it = items.begin(); it != items.end(); ++it) {
       spec.keys.push_back(it.key());
-      spec.items.push_back(read_input(it.value(), where.substr(0, where.size() - 2) + ".items['" + it.key() + "']: ",
-                                      spec.name + "['" + it.key() + "']", depth + 1));
+      spec.items.push_back(read_input(it.value(), where.substr(0, where.size() - 2) + ".items[\"" + it.key() + "\"]: ",
+                                      spec.name + "[\"" + it.key() + "\"]", depth + 1));
     }
   }
   return spec;
@@ -168,6 +168,20 @@ std::string recorded_output_type(const std::string& metadata_json) {
   if (outputs == metadata.end() || !outputs->is_object()) return "";
   const auto type = outputs->find("type");
   return type != outputs->end() && type->is_string() ? type->get<std::string>() : "";
+}
+
+std::vector<std::string> recorded_cpu_features(const std::string& metadata_json) {
+  if (metadata_json.empty()) return {};
+  const Json metadata = checked(metadata_json);
+  const auto features = metadata.find("cpu_features");
+  if (features == metadata.end()) return {};
+  if (!features->is_array()) refuse("expected \"cpu_features\": a list of names, got " + found(&*features));
+  std::vector<std::string> names;
+  for (const Json& name : *features) {
+    if (!name.is_string()) refuse("expected \"cpu_features\": a list of names, got " + found(&name));
+    names.push_back(name.get<std::string>());
+  }
+  return names;
 }
 
 std::string metadata_text(const std::string& metadata_json) {

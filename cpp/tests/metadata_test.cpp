@@ -99,7 +99,7 @@ TEST(MetadataFormat, ReadsNestedInputsWithTheirPaths) {
   EXPECT_EQ(inputs[0].items[0].shape, (std::vector<int64_t>{-1, 4}));
   EXPECT_EQ(inputs[0].items[1].type, "int");
   EXPECT_EQ(inputs[1].keys, (std::vector<std::string>{"ids", "rest"}));  // the order recorded
-  EXPECT_EQ(inputs[1].items[0].name, "features['ids']");
+  EXPECT_EQ(inputs[1].items[0].name, R"(features["ids"])");
   EXPECT_EQ(inputs[1].items[0].dtype, "int64");
   EXPECT_EQ(inputs[1].items[1].type, "list");
 }

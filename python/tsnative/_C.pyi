@@ -20,6 +20,7 @@ __all__: list[str] = [
     "LatencyStats",
     "MethodSignature",
     "configure_runtime",
+    "cpu_features",
     "finetune",
     "load_images",
     "metadata_text",
@@ -473,6 +474,11 @@ def configure_runtime(
 ) -> None:
     """
     Sets LibTorch's process-wide settings (see tsnative.configure).
+    """
+
+def cpu_features() -> list[str]:
+    """
+    This CPU's instruction-set extensions that -march=native code may use (GCC's names: "avx2", "avx512f"...): tsnative.export records them in a .pt2 package, whose kernels are compiled for this CPU, and the engine refuses the package on a CPU that lacks any.
     """
 
 def finetune(

@@ -143,6 +143,9 @@ def _metadata(
         "export_mode": "pt2",
         "optimizations": list(OPTIMIZATIONS),
         "parameters": sum(p.numel() for p in model.parameters()),
+        # Inductor compiles the kernels with -march=native: they may use any of this CPU's instructions, and the
+        # engine refuses the package on a CPU without them (cpp/src/cpu_isa.h) rather than crash.
+        "cpu_features": _C.cpu_features(),
         "torch_version": torch.__version__,
         "tsnative_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -20,7 +20,8 @@ inline constexpr const char* kMetadataFile = "tsnative.json";
 // The "format" entry of metadata of `version`: "tsnative.metadata/1".
 std::string metadata_format(int version = kMetadataVersion);
 
-// How deep recorded inputs may nest (a tuple in a dict is 2): deeper metadata is refused, not recursed into.
+// How deep recorded inputs may nest, counting the argument as 1 (a tensor in a tuple in a dict is 3): deeper
+// metadata is refused, not recursed into.
 inline constexpr int kMaxInputDepth = 16;
 
 // One argument of the exported method as recorded at export, or one item inside a recorded tuple, list or dict.
@@ -60,6 +61,10 @@ std::vector<InputSpec> recorded_inputs(const std::string& metadata_json);
 // The "type" of the recorded outputs: "Tensor", "tuple", "list", "dict"...; "" for a file without metadata or one
 // that records none. Throws InvalidValue as recorded_inputs does.
 std::string recorded_output_type(const std::string& metadata_json);
+
+// The "cpu_features" a .pt2 package's metadata records (the exporting CPU's, see cpu_isa.h); empty when it records
+// none. Throws InvalidValue as recorded_inputs does, or when the entry is not a list of strings.
+std::vector<std::string> recorded_cpu_features(const std::string& metadata_json);
 
 // --- Writing ------------------------------------------------------------------------------------------------------
 

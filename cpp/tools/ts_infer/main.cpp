@@ -8,6 +8,7 @@
 #include <ATen/core/ivalue.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "../common/option_flags.h"
@@ -83,7 +84,8 @@ int run(const Arguments& arguments) {
     if (declare) {
       inputs = prepare(read_metadata_json(arguments.model));
       // Declared shapes are one per argument: a call with tuples, lists or dicts is run as it is, undeclared.
-      if (inputs.tensors.size() == inputs.arguments.size()) {
+      const auto is_tensor = [](const c10::IValue& argument) { return argument.isTensor(); };
+      if (std::all_of(inputs.arguments.begin(), inputs.arguments.end(), is_tensor)) {
         options.warmup_shapes.emplace_back();
         for (const auto& input : inputs.tensors) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
       }

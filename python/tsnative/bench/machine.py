@@ -51,12 +51,12 @@ def describe_machine() -> dict[str, Any]:
 def machine_line(machine: dict[str, Any]) -> str:
     """One line for the top of a benchmark's output: "AMD EPYC 9B14 (avx2, fma, avx512f, avx512_bf16; ATen AVX512),
     2 threads, no GPU, torch 2.14.1"."""
-    flags = ", ".join(machine["cpu_flags"]) if machine["cpu_flags"] is not None else "flags unknown"
-    gpu = machine["gpu"] or "no GPU"
-    return (
-        f"{machine['cpu']} ({flags}; ATen {machine['aten_cpu_capability']}), {machine['threads']} threads, {gpu}, "
-        f"torch {machine['torch']}"
-    )
+    # .get: results written before an entry existed still print.
+    flags = ", ".join(machine["cpu_flags"]) if machine.get("cpu_flags") is not None else "flags unknown"
+    kernels = f"; ATen {machine['aten_cpu_capability']}" if machine.get("aten_cpu_capability") else ""
+    threads = f", {machine['threads']} threads" if machine.get("threads") else ""
+    gpu = machine.get("gpu") or "no GPU"
+    return f"{machine.get('cpu', 'unknown CPU')} ({flags}{kernels}){threads}, {gpu}, torch {machine.get('torch', '?')}"
 
 
 def load_average() -> list[float] | None:

@@ -156,14 +156,22 @@ def write_repository(
         (draft / "config.pbtxt").write_text(config)
         (draft / str(version)).mkdir()
         shutil.copyfile(path, draft / str(version) / model_file)
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        draft.rename(target)
+        # The old entry is moved aside, not deleted, until the new one is in place: a failed rename keeps it.
+        old = None
+        if target.exists() or target.is_symlink():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=repo)) / target.name
+            target.rename(old)
+        try:
+            draft.rename(target)
+        except BaseException:
+            if old is not None:
+                old.rename(target)
+            raise
     except BaseException:
         shutil.rmtree(draft, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old.parent, ignore_errors=True)
     return target
 
 

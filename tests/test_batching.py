@@ -381,6 +381,29 @@ def test_dropping_engines_that_batched_does_not_hang(files: dict[str, Path]) -> 
         gc.collect()
 
 
+# --- CUDA graphs: batches padded to a captured batch size (runs only where there is a GPU) ---------------------------
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_batch_is_padded_to_the_captured_batch_and_the_padding_dropped(files: dict[str, Path]) -> None:
+    engine = tsnative.Engine(
+        files["exact"],
+        device="cuda",
+        cuda_graphs=True,
+        warmup_shapes=[(4, 8), (8, 8)],
+        max_batch=8,
+        batch_delay_us=LONG_DELAY_US,
+    )
+    reference = tsnative.Engine(files["exact"])
+    inputs = [exact_rows(1, seed=30 + i) for i in range(3)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = submit_in_order(pool, engine, [(x,) for x in inputs])
+        engine.close()  # runs the three rows now, padded to the graph captured for 4
+        for x, future in zip(inputs, futures, strict=True):
+            assert torch.equal(future.result(), reference.predict(x))
+    assert batching(engine)["padded_rows"] == 1 and batching(engine)["batches"] == 1
+
+
 # --- Where batching does not apply, and the option's checks -------------------------------------------------------
 
 
@@ -400,7 +423,7 @@ def test_a_file_without_a_recorded_dynamic_batch_is_not_batched(files: dict[str,
 def test_a_method_other_than_forward_is_not_batched(conv_files: dict[str, Path]) -> None:
     engine = tsnative.Engine(conv_files["script"], max_batch=8, method="embed")
     step = next(step for step in engine.load_report["steps"] if step["name"] == "dynamic_batching")
-    assert not step["applied"] and "records forward's inputs, not method 'embed''s" in step["reason"]
+    assert not step["applied"] and "records the inputs of forward, not of method 'embed'" in step["reason"]
     assert engine.predict(torch.randn(2, 3, 16, 16)).shape == (2, 16)
 
 

@@ -158,8 +158,9 @@ void bind_engine(py::module_& module) {
           "run, `warmup` untimed runs, then `iterations` timed ones; CUDA is synchronised before each clock reading. "
           "`batch_size` (items per run) only scales the throughput.")
       .def("close", &Engine::close, py::call_guard<py::gil_scoped_release>(),
-           "Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress. Later calls "
-           "raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.")
+           "Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress and first runs "
+           "the calls waiting for a batch (max_batch). Later calls raise ValueError. `with Engine(...) as engine:` "
+           "closes it on leaving the block.")
       .def_property_readonly("closed", &Engine::closed, "Whether close() was called.")
       .def_property_readonly("path", &Engine::path, "The model file loaded.")
       .def_property_readonly(

@@ -110,7 +110,7 @@ void check_options(const EngineOptions& options, bool cuda) {
 // tsnative.export records -1 in dimension 0 of each tensor input whose batch it verified as dynamic.
 std::optional<std::string> batching_unavailable(const EngineOptions& options, const std::vector<InputSpec>& recorded) {
   if (options.method != "forward") {
-    return "the metadata records forward's inputs, not method '" + options.method + "''s";
+    return "the metadata records the inputs of forward, not of method '" + options.method + "'";
   }
   if (recorded.empty()) return "the file records no inputs (tsnative.export records them, with any dynamic batch)";
   for (const auto& input : recorded) {

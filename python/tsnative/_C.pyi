@@ -220,7 +220,7 @@ class Engine:
     def __init__(self, path: str, options: EngineOptions = ...) -> None: ...
     def close(self) -> None:
         """
-        Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress. Later calls raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.
+        Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress and first runs the calls waiting for a batch (max_batch). Later calls raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.
         """
     def predict(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
         """

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -22,21 +21,8 @@ import torchvision
 
 import tsnative
 from tsnative._torchscript import torchscript_calls
+from tsnative.bench.machine import describe_machine, machine_line
 from tsnative.bench.rounds import interleaved_rounds, timed
-
-
-def cpu_description() -> dict[str, Any]:
-    model, flags = platform.processor(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", platform.processor()):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ["avx2", "avx512f", "avx512_bf16", "amx_bf16"]
-    return {"cpu": model, "flags": [flag for flag in wanted if flag in flags], "threads": torch.get_num_threads()}
 
 
 def median_ms(call: Callable[[], object], repeats: int) -> float:
@@ -53,8 +39,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("artifacts/formats"))
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    machine = cpu_description()
-    print(f"{machine['cpu']} ({', '.join(machine['flags'])}), {machine['threads']} threads, torch {torch.__version__}")
+    machine = describe_machine()
+    print(machine_line(machine))
 
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval()
@@ -81,7 +67,7 @@ def main() -> None:
     x1 = torch.randn(*batches[0])
     loads, first = {}, {}
     for name, load in loaders.items():
-        loads[name] = median_ms(load, 5)
+        loads[name] = median_ms(load, 9)
         runner = load()
         start = time.perf_counter()
         with torch.inference_mode():
@@ -111,7 +97,7 @@ def main() -> None:
         for runner in runners.values():  # warm-up: Python TorchScript's profiling executor optimises here
             for _ in range(3):
                 call(runner)()
-        iters = 5 if shape[0] == 1 else 2
+        iters = 10 if shape[0] == 1 else 3
         per_round = interleaved_rounds({n: timed(call(r)) for n, r in runners.items()}, iters, args.rounds)
         for name, rounds in per_round.items():
             latency[name][f"batch{shape[0]}_ms"] = statistics.median(statistics.median(r) for r in rounds)

@@ -1,4 +1,4 @@
-"""Native speed against its targets (issue #6), every ratio measured in one run, rounds interleaved.
+"""Native speed against its targets (issues #6 and #17), every ratio measured in one run, rounds interleaved.
 
     python benchmarks/speed.py [--threads 2] [--rounds 7] [--out artifacts/speed]
 
@@ -9,16 +9,16 @@ CPU, ResNet-18 (random weights, `tsnative.export` trace, frozen) at batch 1 and 
 for context the engine with one executor for both shapes, without fusion, in bf16, and its C++ timing loop. GPU
 (when there is one), ResNet-18 batch 1: the engine with and without CUDA graphs (also with pinned transfers, and in
 fp16) against Python eager, CPU tensors in and out. Tiny module (Linear 4->4 + tanh): per-call time of
-Engine.predict from Python against the engine's raw C++ loop. Each round times every path in rotated order; a
-path's figure is the median over rounds of its per-round median. Prints each ratio beside its target; writes
-speed.json.
+Engine.predict from Python against the engine's raw C++ loop and against a plain C++ loop over `torch::jit::load`
++ `forward` (compiled here with torch.utils.cpp_extension on first use; a minute or two). Each round times every
+path in rotated order; a path's figure is the median over rounds of its per-round median. Prints the machine and
+each ratio beside its target; writes speed.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -30,16 +30,37 @@ from typing import Any
 import torch
 
 import tsnative
+from tsnative.bench.machine import describe_machine, machine_line
 from tsnative.bench.paths import load_onnx_session, timed_in_python
 from tsnative.bench.rounds import interleaved_rounds
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 TARGETS = {  # ratio name: (numerator, denominator, the most it may be)
-    "resnet18 b{b}: native / onnxruntime": ("native", "onnxruntime", 1.00),
+    "resnet18 b{b}: native / onnxruntime": ("native", "onnxruntime", 0.95),
     "resnet18 b{b}: native / python eager": ("native", "eager", 0.67),
 }
-TINY_TARGET = 1.3
+TINY_TARGET = 1.3  # predict from Python / the engine's own C++ loop (issue 6)
+TINY_PLAIN_TARGET = 1.0  # predict from Python / a plain C++ torch::jit::load + forward loop (issue 17)
+
+# What a C++ user would write without tsnative: load, eval, forward under InferenceMode. Returns microseconds per
+# call over `calls` calls after 200 warm-up calls.
+PLAIN_LOOP_SOURCE = """
+#include <torch/script.h>
+#include <chrono>
+
+double plain_forward_us(const std::string& path, torch::Tensor x, int64_t calls) {
+  torch::jit::Module module = torch::jit::load(path);
+  module.eval();
+  c10::InferenceMode guard;
+  std::vector<torch::jit::IValue> inputs{x};
+  for (int i = 0; i < 200; ++i) module.forward(inputs);
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < calls; ++i) module.forward(inputs);
+  const std::chrono::duration<double, std::micro> took = std::chrono::steady_clock::now() - start;
+  return took.count() / static_cast<double>(calls);
+}
+"""
 GPU_TARGET = ("resnet18 b1 cuda: native+graphs / python eager", "native_cuda_graphs", "eager", 0.33)
 
 
@@ -128,7 +149,19 @@ def tiny_paths(folder: Path) -> dict[str, Callable[[int], list[float]]]:
 
         runners[f"predict_from_python{suffix}"] = python_calls
         runners[f"raw_cpp_loop{suffix}"] = cpp_loop
+    plain = plain_loop()
+    runners["plain_cpp_jit_loop"] = lambda count: [plain(str(path), x, count) / 1e3]
     return runners
+
+
+def plain_loop() -> Callable[[str, torch.Tensor, int], float]:
+    """PLAIN_LOOP_SOURCE compiled as a Python extension (cached by torch.utils.cpp_extension across runs)."""
+    from torch.utils.cpp_extension import load_inline
+
+    module = load_inline(
+        "tsnative_plain_loop", cpp_sources=PLAIN_LOOP_SOURCE, functions=["plain_forward_us"], extra_cflags=["-O2"]
+    )
+    return module.plain_forward_us
 
 
 def gpu_paths(folder: Path, batch: int) -> dict[str, Callable[[int], list[float]]]:
@@ -186,8 +219,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    machine = describe_machine()
+    print(machine_line(machine))
     results: dict[str, Any] = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads},
+        "machine": machine,
         "versions": {"torch": torch.__version__, "tsnative": tsnative.__version__},
         "settings": vars(args) | {"out": str(args.out)},
         "resnet18": {},
@@ -213,6 +248,10 @@ def main() -> None:
         results["ratios"].append(
             {"name": "tiny, no fusion: from Python / C++ loop", "ratio": ratio, "target": TINY_TARGET}
         )
+        ratio = tiny["predict_from_python"]["median_ms"] / tiny["plain_cpp_jit_loop"]["median_ms"]
+        results["ratios"].append(
+            {"name": "tiny: predict from Python / plain C++ jit loop", "ratio": ratio, "target": TINY_PLAIN_TARGET}
+        )
         if torch.cuda.is_available():
             print(f"GPU ResNet-18 batch 1: {args.rounds} interleaved rounds of {args.gpu_iters} calls per path ...")
             measured = interleaved_medians(gpu_paths(folder, 1), args.rounds, args.gpu_iters)
@@ -224,6 +263,7 @@ def main() -> None:
             results["gpu"] = "not measured: no CUDA device on this machine"
 
     print()
+    print(machine_line(machine))
     for batch, paths in results["resnet18"].items():
         line = "  ".join(f"{name} {value['median_ms']:.2f}" for name, value in paths.items())
         print(f"resnet18 {batch} median ms: {line}")

@@ -14,7 +14,7 @@ import torch
 
 import tsnative
 from conftest import save_scripted
-from tsnative.bench import run
+from tsnative.bench.machine import CPU_FLAGS
 from tsnative.bench.run import SCHEMA
 
 PATHS = {"eager", "torchscript", "native", "native_cpp", "onnxruntime"}
@@ -184,7 +184,7 @@ def test_a_tsnative_file_is_measured_on_its_recorded_shape(conv_files: dict[str,
     ]
     written = json.loads((out / "results.json").read_text())
     machine = written["machine"]
-    assert isinstance(machine["cpu_flags"], list) and set(machine["cpu_flags"]) <= set(run.CPU_FLAGS)
+    assert isinstance(machine["cpu_flags"], list) and set(machine["cpu_flags"]) <= set(CPU_FLAGS)
     assert len(machine["load_average_before"]) == 3 and len(machine["load_average_after"]) == 3
     for row in written["latency"]:
         assert len(row["samples_ms"]) == row["samples"]  # every timed call, not only the summary

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Dict, Tuple
 
 import pytest
 import torch
@@ -110,6 +111,30 @@ def test_inputs_checked_against_the_export_metadata(exported_recurrent: Path) ->
     unchecked = tsnative.Engine(exported_recurrent, check_inputs=False)
     with pytest.raises(tsnative.InferenceError):  # now the model itself meets the wrong shape
         unchecked.predict(good, torch.randn(3, 5))
+
+
+class PairAndMapping(torch.nn.Module):
+    def forward(self, pair: Tuple[torch.Tensor, torch.Tensor], mapping: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return pair[0] + pair[1] * mapping["scale"]
+
+
+def test_tensors_inside_tuples_and_dicts_are_checked_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "nested.pt"
+    good = torch.randn(2, 4)
+    tsnative.export(PairAndMapping(), ((good, good), {"scale": good}), path, mode="script")
+    engine = tsnative.Engine(path)
+    with pytest.raises(
+        ValueError,
+        match=r"input 'pair\[1\]': expected float32 tensor of rank 2, got float32 \[2\] \(as recorded at export; the "
+        r"check_inputs option turns this check off",
+    ):
+        engine.predict((good, torch.randn(2)), {"scale": good})
+    with pytest.raises(TypeError, match=r"input 'mapping\[\"scale\"\]': expected float32 tensor of rank 2"):
+        engine.predict((good, good), {"scale": good.double()})
+    torch.testing.assert_close(engine.predict((good, good), {"scale": good}), good + good * good)
+    # Inside a structure an item's sizes were the example's (sequence lengths vary): dtype and rank are checked.
+    longer = torch.randn(2, 7)
+    torch.testing.assert_close(engine.predict((longer, longer), {"scale": longer}), longer + longer * longer)
 
 
 def test_non_contiguous_and_empty_inputs(exported_recurrent: Path) -> None:

@@ -4,16 +4,19 @@ apply. Each export compiles C++ (seconds): the packages are made once per module
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 import tsnative
-from conftest import Recurrent, run_tool, small_conv_net
+from conftest import DictAndList, Recurrent, run_tool, small_conv_net
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
@@ -59,9 +62,12 @@ def test_engine_runs_the_package_as_eager_does(conv: tuple[torch.nn.Module, Path
         engine.predict(torch.randn(1, 3, 8, 8))  # the recorded shapes are checked before the package runs
 
 
-def test_concurrent_calls_give_the_serial_outputs(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+@pytest.mark.parametrize("runners", [1, 3])
+def test_concurrent_calls_give_the_serial_outputs(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], runners: int
+) -> None:
     _, path, _ = conv
-    engine = tsnative.Engine(path)
+    engine = tsnative.Engine(path, package_runners=runners)  # runners: calls the package runs at once
     inputs = [torch.randn(batch % 3 + 1, 3, 16, 16) for batch in range(12)]
     serial = [engine.predict(x) for x in inputs]
     results: dict[int, torch.Tensor] = {}
@@ -94,6 +100,100 @@ def test_options_that_do_not_apply_are_refused(conv: tuple[torch.nn.Module, Path
         tsnative.Engine(path, precision="bf16")
     with pytest.raises(ValueError, match=r"method: a \.pt2 package has one entry point, forward"):
         tsnative.Engine(path, method="embed")
+    # The compiled code assumes the recorded shapes and does not check them: the engine's check is its guard.
+    with pytest.raises(ValueError, match=r"check_inputs: .* cannot be turned off"):
+        tsnative.Engine(path, check_inputs=False)
+    with pytest.raises(ValueError, match=r"option .package_runners. expected a number >= 1, got 0"):
+        tsnative.Engine(path, package_runners=0)
+
+
+def test_package_runners_are_for_packages_only(tmp_path: Path) -> None:
+    path = tsnative.export(Recurrent(), (torch.randn(2, 4), torch.randn(2, 4)), tmp_path / "pair.pt").path
+    with pytest.raises(ValueError, match=r"package_runners: applies to \.pt2 packages"):
+        tsnative.Engine(path, package_runners=2)
+
+
+def test_inputs_of_any_strides_give_eager_outputs(conv: tuple[torch.nn.Module, Path, tsnative.ExportReport]) -> None:
+    model, path, _ = conv
+    x = torch.randn(3, 16, 16, 2).permute(3, 0, 1, 2)  # not contiguous: the compiled code reads contiguous memory
+    assert not x.is_contiguous()
+    with torch.no_grad():
+        torch.testing.assert_close(tsnative.Engine(path).predict(x), model(x), **TOLERANCE)
+
+
+class Nested(torch.nn.Module):
+    """A tuple and a dict in, a dict holding a tensor, a tuple and a list out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(
+        self, x: torch.Tensor, pair: tuple[torch.Tensor, torch.Tensor], features: dict[str, torch.Tensor]
+    ) -> dict[str, Any]:
+        mixed = self.linear(x) + pair[0] * features["scale"]
+        return {"mixed": mixed, "parts": (pair[1] - x, features["ids"] * 2), "list": [mixed.sum(dim=1)]}
+
+
+def nested_inputs(batch: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]:
+    # The dict's keys in another order than at export: the package's call spec orders them.
+    features = {"ids": torch.randint(0, 9, (batch, 4)), "scale": torch.randn(batch, 4)}
+    return torch.randn(batch, 4), (torch.randn(batch, 4), torch.randn(batch, 4)), features
+
+
+def test_tuple_and_dict_inputs_and_outputs_through_engine_and_ts_infer(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = Nested().eval()
+    x, pair, features = nested_inputs(2)
+    report = tsnative.export(model, (x, pair, dict(reversed(features.items()))), tmp_path / "nested.pt2")
+    assert report.passed and report.batch.startswith("dynamic")
+    engine = tsnative.Engine(tmp_path / "nested.pt2")
+    assert str(engine.schema) == (
+        "forward(x: Tensor, pair: Tuple[Tensor, Tensor], features: Dict[str, Tensor]) -> Dict[str, Any]"
+    )
+    for batch in (1, 3):
+        inputs = nested_inputs(batch)
+        got = engine.predict(*inputs)
+        assert set(got) == {"mixed", "parts", "list"}
+        assert isinstance(got["parts"], tuple) and isinstance(got["list"], list)
+        with torch.no_grad():
+            torch.testing.assert_close(got, model(*inputs), **TOLERANCE)
+    with pytest.raises(ValueError, match=r"input 'features': expected a dict with keys \['scale', 'ids'\], got keys"):
+        engine.predict(x, pair, {"ids": features["ids"]})
+    with pytest.raises(ValueError, match=r"input 'pair\[1\]': expected float32 tensor of shape \[N, 4\], got"):
+        engine.predict(x, (pair[0], torch.randn(2, 5)), features)
+    with pytest.raises(TypeError, match=r"input 'features\[\"ids\"\]': expected int64 tensor of shape \[N, 4\]"):
+        engine.predict(x, pair, {"ids": features["ids"].float(), "scale": features["scale"]})
+    # One dynamic batch sizes every batch-sized buffer of the compiled code: tensors must agree on it.
+    with pytest.raises(ValueError, match=r"'pair\[0\]': expected the batch size of input 'x' \(2\), got \[3, 4\]"):
+        engine.predict(x, (torch.randn(3, 4), pair[1]), features)
+    with pytest.raises(ValueError, match=r"input 'x': expected a batch of 1 or more, got \[0, 4\]"):
+        engine.predict(*nested_inputs(0))
+    engine.predict(x, pair, features)  # a refused call leaves the engine usable
+
+    result = json.loads(run_tool("ts-infer", tmp_path / "nested.pt2", "--batch", "3", "--json", check=True).stdout)
+    assert [item["name"] for item in result["inputs"]] == [
+        "x",
+        "pair[0]",
+        "pair[1]",
+        'features["scale"]',
+        'features["ids"]',
+    ]
+    assert all(item["shape"] == [3, 4] for item in result["inputs"])
+    assert result["output"]["shape"] == [3, 4]  # the first tensor of the output
+
+
+def test_dict_and_list_inputs(tmp_path: Path) -> None:
+    model = DictAndList().eval()  # a dict and a list in; a tuple of a dict and a list of scalars out
+    features = {"a": torch.randn(5), "b": torch.randn(5)}
+    weights = [torch.tensor(2.0), torch.tensor(-1.0)]
+    report = tsnative.export(model, (features, weights), tmp_path / "dict_list.pt2")
+    assert report.passed
+    engine = tsnative.Engine(tmp_path / "dict_list.pt2")
+    torch.testing.assert_close(engine.predict(features, weights), model(features, weights), **TOLERANCE)
+    # A .pt2's lists have the recorded length, compiled in.
+    with pytest.raises(ValueError, match=r"input 'weights': expected a list of 2 items, got 3"):
+        engine.predict(features, [*weights, torch.tensor(1.0)])
 
 
 def test_tuple_outputs_and_two_inputs(tmp_path: Path) -> None:
@@ -133,6 +233,29 @@ def test_a_branch_on_the_batch_size_gives_a_fixed_batch_with_the_reason(tmp_path
         engine.predict(torch.ones(1, 4))  # the batch the graph would get wrong is refused, not miscomputed
 
 
+class CountsCalls(torch.nn.Module):
+    """Python state that torch.export bakes in: the package multiplies by the count at export, eager by the current
+    one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return x * self.calls
+
+
+def test_a_package_that_differs_from_eager_is_caught_by_verification(tmp_path: Path) -> None:
+    with pytest.raises(tsnative.ExportVerificationError) as caught:
+        tsnative.export(CountsCalls(), torch.randn(2, 4), tmp_path / "counts.pt2")
+    failed = [check.label for check in caught.value.report.checks if not check.passed]
+    assert failed and "example" not in failed  # the example matches; the calls after it do not
+    assert not list(tmp_path.iterdir())  # neither the package nor its draft
+    kept = tsnative.export(CountsCalls(), torch.randn(2, 4), tmp_path / "counts.pt2", strict=False)
+    assert not kept.passed and (tmp_path / "counts.pt2").exists()
+
+
 def test_a_branch_on_the_data_is_an_export_error(tmp_path: Path) -> None:
     with pytest.raises(tsnative.ExportError, match=r"torch.export could not export BranchOnValues: .*torch.cond"):
         tsnative.export(BranchOnValues(), torch.randn(3, 4), tmp_path / "values.pt2")
@@ -155,6 +278,70 @@ def test_malformed_packages_are_clean_load_errors(
         assert "\n" not in str(caught.value)
     engine = tsnative.Engine(path)  # nothing left behind by the failures
     assert engine.predict(torch.randn(1, 3, 16, 16)).shape == (1, 5)
+
+
+def test_the_loader_reads_the_checked_file_not_the_path_again(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], tmp_path: Path
+) -> None:
+    model, path, _ = conv
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    # Pinned: the hashed bytes are what the loader reads (a memory file), and the engine runs after the load.
+    engine = tsnative.Engine(path, sha256=digest)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(engine.predict(x), model(x), **TOLERANCE)
+    with pytest.raises(tsnative.ModelLoadError, match="sha256 mismatch"):
+        tsnative.Engine(path, sha256="0" * 64)
+    # Unpinned: once loaded, the engine needs neither the path nor the file.
+    moved = tmp_path / "moved.pt2"
+    moved.write_bytes(path.read_bytes())
+    engine = tsnative.Engine(moved)
+    moved.unlink()
+    assert engine.predict(x).shape == (2, 5)
+
+
+def forged(package: Path, target: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of `package` whose AOTInductor metadata (which holds tsnative.json) `change` has edited."""
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as copy:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename.endswith("wrapper_metadata.json"):
+                metadata = json.loads(data)
+                change(metadata)
+                data = json.dumps(metadata).encode()
+            copy.writestr(entry, data)
+    return target
+
+
+def test_a_package_for_instructions_this_cpu_lacks_is_refused_at_load(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport], tmp_path: Path
+) -> None:
+    # Run, its kernels (compiled with -march=native) would kill the process with an illegal instruction.
+    _, path, report = conv
+    assert report.metadata["cpu_features"] == tsnative._C.cpu_features()  # the exporting CPU's, recorded
+    flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
+    lacking = [(word, gcc) for word, gcc, flag in ISA_WORDS if flag not in flags]
+    if not lacking:
+        pytest.skip("this CPU has every instruction set this test can forge")
+    word, feature = lacking[0]
+
+    def recorded(metadata: dict[str, Any]) -> None:
+        ours = json.loads(metadata[tsnative._C.METADATA_FILE])
+        ours["cpu_features"] = [*ours["cpu_features"], feature]
+        metadata[tsnative._C.METADATA_FILE] = json.dumps(ours)
+
+    def isa(metadata: dict[str, Any]) -> None:
+        metadata["AOTI_CPU_ISA"] = word
+
+    for change in (recorded, isa):
+        with pytest.raises(
+            tsnative.ModelLoadError, match=f"compiled for a CPU with instructions this CPU lacks \\({feature}"
+        ):
+            tsnative.Engine(forged(path, tmp_path / f"{change.__name__}.pt2", change))
+
+
+# Inductor's ISA words, the GCC feature each needs first, and its /proc/cpuinfo flag.
+ISA_WORDS = (("AMX_TILE", "amx-tile", "amx_tile"), ("AVX512", "avx512f", "avx512f"))
 
 
 def test_a_package_without_tsnative_metadata_is_refused(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Dict, Tuple
 
 import numpy as np
 import pytest
@@ -195,3 +196,25 @@ def test_an_input_too_large_to_allocate_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "frame #" not in result.stderr
+
+
+class PairsByName(torch.nn.Module):
+    """A tensor and a dict of tuples of tensors in."""
+
+    def forward(self, x: torch.Tensor, features: Dict[str, Tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        first, second = features["pair"]
+        return x + first * second
+
+
+def test_random_inputs_follow_nested_metadata_timed_or_not(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.pt"
+    x = torch.randn(2, 3)
+    tsnative.export(PairsByName(), (x, {"pair": (x, x)}), path, mode="script")
+    for extra in ([], ["--iters", "2"]):  # timed: the call is run as made, no shapes declared for it
+        report = json.loads(run_tool("ts-infer", path, "--batch", "4", "--json", *extra, check=True).stdout)
+        assert [(item["name"], item["shape"]) for item in report["inputs"]] == [
+            ("x", [4, 3]),
+            ('features["pair"][0]', [4, 3]),
+            ('features["pair"][1]', [4, 3]),
+        ]
+        assert report["output"]["shape"] == [4, 3]

@@ -1,5 +1,6 @@
 // tsnative._C's access to the metadata format (tsnative/metadata.h): Python writes (tsnative.export) and reads
 // (Engine.metadata, tsnative info) the tsnative.json extra file through the same checked C++ unit as the engine.
+#include "../src/cpu_isa.h"
 #include "bindings.h"
 #include "tsnative/metadata.h"
 
@@ -24,6 +25,10 @@ void bind_metadata(py::module_& module) {
       py::arg("path"), py::call_guard<py::gil_scoped_release>(),
       "A model file's tsnative.json, checked as by parse_metadata, without loading the model (\"\" when it has "
       "none). Raises FileNotFoundError, ModelLoadError or ValueError.");
+  module.def("cpu_features", &detail::cpu_features,
+             "This CPU's instruction-set extensions that -march=native code may use (GCC's names: \"avx2\", "
+             "\"avx512f\"...): tsnative.export records them in a .pt2 package, whose kernels are compiled for this "
+             "CPU, and the engine refuses the package on a CPU that lacks any.");
 }
 
 }  // namespace tsnative::python

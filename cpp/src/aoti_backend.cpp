@@ -1,7 +1,8 @@
 // The AOTInductor backend: a .pt2 package (torch.export + torch._inductor.aoti_compile_and_package) run by
 // LibTorch's AOTIModelPackageLoader. The package is compiled code for one machine and device; tsnative reads its
-// own metadata from the package to describe the call (a schema the engine binds against) and to rebuild the
-// output structure from the loader's flat list of tensors.
+// own metadata from the package (the inputs' names and shapes) and the package's call spec (the structure of the
+// inputs and outputs: tuples, lists, dicts) to describe the call as a schema the engine binds against, flattens
+// each call's inputs to the loader's flat list of tensors and rebuilds the outputs' structure from its result.
 #include "aoti_backend.h"
 
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
@@ -10,6 +11,9 @@
 #include <chrono>
 
 #include "archive_check.h"
+#include "call_spec.h"
+#include "checked_path.h"
+#include "cpu_isa.h"
 #include "error_text.h"
 #include "model_bytes.h"
 #include "sha256.h"
@@ -23,9 +27,6 @@ double aoti_seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The output structures this backend rebuilds from the loader's flat list.
-enum class OutputKind { kTensor, kTuple, kList };
-
 class AotiBackend final : public Backend {
  public:
   AotiBackend(const BackendRequest& request, LoadReport& report) : path_(request.path) {
@@ -38,9 +39,15 @@ class AotiBackend final : public Backend {
     if (options.method != "forward") {
       throw InvalidValue("method: a .pt2 package has one entry point, forward; got '" + options.method + "'");
     }
+    // The compiled code assumes the recorded shapes and dtypes and does not check them (AOTInductor's own checks
+    // are off unless AOTI_RUNTIME_CHECK_INPUTS is set): the engine's checks are its only guard.
+    if (!options.check_inputs) {
+      throw InvalidValue(
+          "check_inputs: a .pt2 package's compiled code assumes the recorded shapes and dtypes; "
+          "the input check cannot be turned off for it");
+    }
     auto start = std::chrono::steady_clock::now();
     // The file is opened and checked before the loader extracts it; a pinned file is read into memory and hashed.
-    // (The loader reopens the path: unlike TorchScript's, it cannot read from the bytes checked here.)
     const auto bytes = ModelBytes::open(path_, options.max_archive_bytes.value_or(0),
                                         options.sha256 ? ModelBytes::Hold::kMemory : ModelBytes::Hold::kFile);
     if (options.sha256) verify_sha256(path_, bytes->bytes(), *options.sha256);
@@ -50,20 +57,14 @@ class AotiBackend final : public Backend {
     start = std::chrono::steady_clock::now();
     // The device it was compiled for is read first, without loading its code: a package for another device is
     // refused before its shared library is opened.
+    const CheckedPath checked(*bytes, path_);
     std::unordered_map<std::string, std::string> metadata;
     try {
-      metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path_, "model");
+      metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(checked.str(), "model");
     } catch (const std::exception& e) {
       throw ModelLoadError(path_, "AOTInductor could not read the package: " + cause_of(e));
     }
-    check_device(metadata, request.device);
-    const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
-    try {
-      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path_, "model", false, 1, index);
-    } catch (const std::exception& e) {
-      throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
-    }
-    report.timings.deserialize_s = aoti_seconds_since(start);
+    // tsnative's metadata, the device and the CPU are checked before the package's code is loaded.
     const auto recorded = metadata.find(kMetadataFile);
     if (recorded == metadata.end() || recorded->second.empty()) {
       throw ModelLoadError(path_,
@@ -72,10 +73,20 @@ class AotiBackend final : public Backend {
     }
     try {
       metadata_json_ = checked_metadata(recorded->second);
+      check_device(metadata, request.device);
+      check_cpu(metadata, recorded_cpu_features(metadata_json_));
     } catch (const InvalidValue& e) {
       throw ModelLoadError(path_, e.what());
     }
-    schema_ = schema_of(recorded_inputs(metadata_json_));
+    const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
+    try {
+      loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
+          checked.str(), "model", false, static_cast<size_t>(options.package_runners), index);
+    } catch (const std::exception& e) {
+      throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
+    }
+    report.timings.deserialize_s = aoti_seconds_since(start);
+    read_call(recorded_inputs(metadata_json_));
     report.backend = "aoti";
     report.frozen = true;  // the weights are compiled into the package
     report.fusion.skipped_reason = "fusion is Inductor's, compiled into the package";
@@ -85,6 +96,7 @@ class AotiBackend final : public Backend {
   const c10::FunctionSchema& schema() const override { return *schema_; }
   std::vector<std::string> method_names() const override { return {"forward"}; }
   const std::string& metadata_json() const override { return metadata_json_; }
+  bool assumes_recorded_inputs() const override { return true; }
 
   void prepare(const std::vector<std::vector<c10::IValue>>& calls, LoadReport& report) override {
     if (calls.empty()) return;
@@ -96,7 +108,9 @@ class AotiBackend final : public Backend {
         throw InvalidValue("warmup_shapes: the package failed on random inputs: " + cause_of(e));
       }
       std::string text;
-      for (const auto& value : call) text += (text.empty() ? "" : ", ") + shape_text(value.toTensor().sizes().vec());
+      for (const auto& value : call) {
+        if (value.isTensor()) text += (text.empty() ? "" : ", ") + shape_text(value.toTensor().sizes().vec());
+      }
       shapes.push_back(text);
     }
     report.steps.push_back({"warmup", true, shapes, "", "warmup x" + std::to_string(calls.size())});
@@ -104,18 +118,17 @@ class AotiBackend final : public Backend {
 
   c10::IValue execute(std::vector<c10::IValue> inputs) const override {
     std::vector<at::Tensor> tensors;
-    tensors.reserve(inputs.size());
-    for (auto& input : inputs) tensors.push_back(std::move(input).toTensor());
+    for (size_t i = 0; i < inputs.size(); ++i) flatten(inputs[i], arguments_[i], input_names_[i], tensors);
+    // The code was compiled for contiguous inputs (the export made the example contiguous); it reads memory by
+    // those strides whatever the tensor's own are.
+    for (auto& tensor : tensors) tensor = tensor.contiguous();
     std::vector<at::Tensor> outputs = loader_->run(tensors);
-    if (output_kind_ == OutputKind::kTensor) {
-      if (outputs.size() != 1) {
-        throw InferenceError("the package returned " + std::to_string(outputs.size()) + " tensors; its metadata " +
-                             "records one");
-      }
-      return std::move(outputs.front());
+    if (outputs.size() != leaf_count(outputs_)) {
+      throw InferenceError("the package returned " + std::to_string(outputs.size()) + " tensors; its call spec " +
+                           "records " + std::to_string(leaf_count(outputs_)));
     }
-    if (output_kind_ == OutputKind::kList) return c10::List<at::Tensor>(outputs);
-    return c10::ivalue::Tuple::create(std::vector<c10::IValue>(outputs.begin(), outputs.end()));
+    size_t next = 0;
+    return unflatten(outputs, next, outputs_);
   }
 
  private:
@@ -129,37 +142,59 @@ class AotiBackend final : public Backend {
     }
   }
 
-  // forward(Any self, Tensor x, ...) -> Tensor | (Tensor, ...) | Tensor[]: what the engine binds calls against.
-  std::optional<c10::FunctionSchema> schema_of(const std::vector<InputSpec>& inputs) {
+  // The package's kernels (and the CPU code of a CUDA package's wrapper) are compiled for the exporting CPU
+  // (-march=native): on a CPU without its instructions they would kill the process with an illegal instruction.
+  void check_cpu(const std::unordered_map<std::string, std::string>& metadata,
+                 const std::vector<std::string>& recorded_features) const {
+    const auto isa = metadata.find("AOTI_CPU_ISA");
+    std::vector<std::string> needed = isa_features(isa == metadata.end() ? "" : isa->second);
+    needed.insert(needed.end(), recorded_features.begin(), recorded_features.end());
+    const auto missing = missing_cpu_features(needed, cpu_has);
+    if (missing.empty()) return;
+    std::string features;
+    for (const auto& feature : missing) features += (features.empty() ? "" : ", ") + feature;
+    throw ModelLoadError(path_, "the package was compiled for a CPU with instructions this CPU lacks (" + features +
+                                    "; its AOTInductor ISA: " + (isa == metadata.end() ? "none" : isa->second) +
+                                    "): export it on this kind of machine, or use a TorchScript file");
+  }
+
+  // The call as the package's call spec records it, named by tsnative's metadata: the schema the engine binds
+  // against, forward(Any self, Tensor x, (Tensor, Tensor) pair, Dict(str, Tensor) features) -> ..., and the
+  // structures execute() flattens and rebuilds.
+  void read_call(const std::vector<InputSpec>& inputs) {
+    try {
+      const std::vector<std::string> specs = loader_->get_call_spec();
+      if (specs.size() != 2) throw InvalidValue("expected an input and an output spec");
+      arguments_ = positional_arguments(parse_tree_spec(specs[0]));
+      outputs_ = parse_tree_spec(specs[1]);
+    } catch (const InvalidValue& e) {
+      throw ModelLoadError(path_, e.what());
+    } catch (const std::exception& e) {
+      throw ModelLoadError(path_, "AOTInductor could not read the package's call spec: " + cause_of(e));
+    }
+    if (inputs.size() != arguments_.size()) {
+      throw ModelLoadError(path_, "its metadata records " + std::to_string(inputs.size()) + " inputs; its call spec " +
+                                      std::to_string(arguments_.size()));
+    }
     std::string arguments = "Any self";
-    for (const auto& input : inputs) {
-      if (input.type != "Tensor") {
-        throw ModelLoadError(path_, "input '" + input.name + "' is a " + input.type +
-                                        "; this version runs .pt2 packages whose inputs are tensors");
-      }
-      arguments += ", Tensor " + input.name;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      input_names_.push_back(inputs[i].name);
+      arguments += ", " + type_text(arguments_[i]) + " " + inputs[i].name;
     }
-    std::string returns = "Tensor";
-    const std::string outputs = recorded_output_type(metadata_json_);
-    if (outputs == "tuple") {
-      output_kind_ = OutputKind::kTuple;
-      returns = "Any";
-    } else if (outputs == "list") {
-      output_kind_ = OutputKind::kList;
-      returns = "Tensor[]";
-    } else if (outputs != "Tensor") {
-      throw ModelLoadError(path_, "its output is a " + outputs +
-                                      "; this version runs .pt2 packages that return a tensor, or a tuple or list "
-                                      "of tensors");
+    try {
+      schema_ = torch::jit::parseSchema("forward(" + arguments + ") -> " + type_text(outputs_));
+    } catch (const std::exception& e) {
+      throw ModelLoadError(path_, "its call does not make a schema (" + cause_of(e) + ")");
     }
-    return torch::jit::parseSchema("forward(" + arguments + ") -> " + returns);
   }
 
   std::string path_;
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
   std::string metadata_json_;
   std::optional<c10::FunctionSchema> schema_;
-  OutputKind output_kind_ = OutputKind::kTensor;
+  std::vector<TreeSpec> arguments_;  // one per positional input
+  std::vector<std::string> input_names_;
+  TreeSpec outputs_;
 };
 
 }  // namespace

@@ -28,6 +28,10 @@ class Backend {
   virtual std::vector<std::string> method_names() const = 0;
   // The file's tsnative.json ("" when it has none).
   virtual const std::string& metadata_json() const = 0;
+  // Whether the backend's code assumes the recorded inputs (a .pt2 package's compiled code: its structure, list
+  // lengths included, dtypes and shapes): the engine then checks the tensors inside lists too (a TorchScript list
+  // may have any length; its items are not checked), and its errors do not offer to turn the check off.
+  virtual bool assumes_recorded_inputs() const { return false; }
 
   // Called once after load with the declared calls (EngineOptions::warmup_shapes), complete and placed as
   // execute() receives them: warm-up, executors per shape, fusion trials, CUDA graphs. Records its steps in

@@ -32,7 +32,7 @@ struct Engine::Impl {
   std::vector<std::string> method_names;
   std::string metadata_json;
   MethodSignature signature;
-  std::vector<detail::TensorCheck> input_checks;  // from the metadata: what run() checks tensors against
+  detail::InputChecks input_checks;  // from the metadata: what run() checks tensors against
   LoadReport report;
   // Last, so that it is destroyed first: its worker thread runs the pipeline through the members above.
   std::unique_ptr<detail::Batcher> batcher;  // null when dynamic batching does not apply
@@ -179,7 +179,10 @@ void Engine::Impl::load() {
       throw ModelLoadError(path, e.what());
     }
   }
-  if (checks) input_checks = detail::tensor_checks(recorded);
+  if (checks) {
+    input_checks = detail::tensor_checks(
+        recorded, backend->assumes_recorded_inputs() ? detail::CheckLevel::kCompiled : detail::CheckLevel::kRecorded);
+  }
 
   const auto start = std::chrono::steady_clock::now();
   backend->prepare(declared_calls(recorded), report);

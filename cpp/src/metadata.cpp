@@ -78,23 +78,55 @@ void check_format(const Json& metadata) {
   }
 }
 
-// The entries readers rely on: "inputs", a list of {name, type} objects, with dtype and shape for tensors.
-void check_inputs(const Json& metadata) {
-  const Json& inputs = entry(metadata, "", "inputs", "a list of the recorded inputs", is_list);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const std::string where = "inputs[" + std::to_string(i) + "]: ";
-    const Json& input = inputs[i];
-    if (!input.is_object()) refuse(where + "expected an object, got " + found(&input));
-    entry(input, where, "name", "a string", is_string);
-    if (entry(input, where, "type", "a string", is_string) != "Tensor") continue;
-    entry(input, where, "dtype", "a string", is_string);
+bool is_object(const Json& value) { return value.is_object(); }
+
+// One recorded input (or an item inside one), checked and read. `where` ("inputs[0]: ", "inputs[0].items[1]: ")
+// words the errors; `path` names the item as errors of calls print it ("pair[1]").
+InputSpec read_input(const Json& input, const std::string& where, std::string path, int depth) {
+  if (!input.is_object()) refuse(where + "expected an object, got " + found(&input));
+  if (depth > kMaxInputDepth) {
+    refuse(where + "expected inputs nested at most " + std::to_string(kMaxInputDepth) + " deep, got deeper");
+  }
+  InputSpec spec{
+      std::move(path), entry(input, where, "type", "a string", is_string).get<std::string>(), "", {}, {}, {}};
+  if (spec.type == "Tensor") {
+    spec.dtype = entry(input, where, "dtype", "a string", is_string).get<std::string>();
     const Json& shape = entry(input, where, "shape", "a list of sizes", is_list);
     for (const Json& size : shape) {
       if (!size.is_number_integer() || size.get<int64_t>() < -1) {
         refuse(where + "expected \"shape\": sizes >= 0, or -1 for any size, got " + found(&size));
       }
+      spec.shape.push_back(size.get<int64_t>());
+    }
+  } else if (spec.type == "tuple" || spec.type == "list") {
+    const Json& items = entry(input, where, "items", "a list of the items", is_list);
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string index = "[" + std::to_string(i) + "]";
+      spec.items.push_back(read_input(items[i], where.substr(0, where.size() - 2) + ".items" + index + ": ",
+                                      spec.name + index, depth + 1));
+    }
+  } else if (spec.type == "dict") {
+    const Json& items = entry(input, where, "items", "an object of the items", is_object);
+    for (auto it = items.begin(); it != items.end(); ++it) {
+      spec.keys.push_back(it.key());
+      spec.items.push_back(read_input(it.value(), where.substr(0, where.size() - 2) + ".items[\"" + it.key() + "\"]: ",
+                                      spec.name + "[\"" + it.key() + "\"]", depth + 1));
     }
   }
+  return spec;
+}
+
+// "inputs": a list of recorded inputs, each with a "name" (read_input checks the rest).
+std::vector<InputSpec> read_inputs(const Json& metadata) {
+  const Json& inputs = entry(metadata, "", "inputs", "a list of the recorded inputs", is_list);
+  std::vector<InputSpec> specs;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string where = "inputs[" + std::to_string(i) + "]: ";
+    if (!inputs[i].is_object()) refuse(where + "expected an object, got " + found(&inputs[i]));
+    specs.push_back(
+        read_input(inputs[i], where, entry(inputs[i], where, "name", "a string", is_string).get<std::string>(), 1));
+  }
+  return specs;
 }
 
 // Metadata as read from a file: parsed (legacy NaN as null) and checked.
@@ -103,7 +135,7 @@ Json checked(const std::string& metadata_json) {
   if (!metadata.is_object()) refuse("expected a JSON object, got " + found(&metadata));
   check_format(metadata);
   // Metadata of an earlier version would be brought to this version's form here; 1 is the first.
-  check_inputs(metadata);
+  read_inputs(metadata);
   return metadata;
 }
 
@@ -126,17 +158,7 @@ std::string checked_metadata(const std::string& metadata_json) {
 
 std::vector<InputSpec> recorded_inputs(const std::string& metadata_json) {
   if (metadata_json.empty()) return {};
-  const Json metadata = checked(metadata_json);
-  std::vector<InputSpec> inputs;
-  for (const auto& input : metadata.at("inputs")) {
-    InputSpec spec{input.at("name").get<std::string>(), input.at("type").get<std::string>(), "", {}};
-    if (spec.type == "Tensor") {
-      spec.dtype = input.at("dtype").get<std::string>();
-      spec.shape = input.at("shape").get<std::vector<int64_t>>();
-    }
-    inputs.push_back(std::move(spec));
-  }
-  return inputs;
+  return read_inputs(checked(metadata_json));
 }
 
 std::string recorded_output_type(const std::string& metadata_json) {
@@ -146,6 +168,20 @@ std::string recorded_output_type(const std::string& metadata_json) {
   if (outputs == metadata.end() || !outputs->is_object()) return "";
   const auto type = outputs->find("type");
   return type != outputs->end() && type->is_string() ? type->get<std::string>() : "";
+}
+
+std::vector<std::string> recorded_cpu_features(const std::string& metadata_json) {
+  if (metadata_json.empty()) return {};
+  const Json metadata = checked(metadata_json);
+  const auto features = metadata.find("cpu_features");
+  if (features == metadata.end()) return {};
+  if (!features->is_array()) refuse("expected \"cpu_features\": a list of names, got " + found(&*features));
+  std::vector<std::string> names;
+  for (const Json& name : *features) {
+    if (!name.is_string()) refuse("expected \"cpu_features\": a list of names, got " + found(&name));
+    names.push_back(name.get<std::string>());
+  }
+  return names;
 }
 
 std::string metadata_text(const std::string& metadata_json) {
@@ -161,7 +197,7 @@ std::string metadata_text(const std::string& metadata_json) {
   for (auto it = given.begin(); it != given.end(); ++it) {
     if (it.key() != "format") metadata[it.key()] = std::move(it.value());
   }
-  check_inputs(metadata);
+  read_inputs(metadata);
   return metadata.dump(1);
 }
 

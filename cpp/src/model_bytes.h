@@ -32,6 +32,8 @@ class ModelBytes : public caffe2::serialize::ReadAdapterInterface {
   size_t read(uint64_t pos, void* buf, size_t n, const char* what = "") const override;
   // The file's bytes; only with Hold::kMemory.
   const std::string& bytes() const { return bytes_; }
+  // The open descriptor (valid while this object lives): for a loader that can only open a path, /proc/self/fd/N.
+  int descriptor() const { return fd_; }
 
  private:
   ModelBytes(int fd, uint64_t size) : fd_(fd), size_(size) {}

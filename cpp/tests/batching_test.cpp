@@ -9,7 +9,7 @@
 #include <memory>
 #include <thread>
 
-#include "batch_rows.h"
+#include "../src/batch_rows.h"
 #include "test_models.h"
 #include "tsnative/engine.h"
 #include "tsnative/metadata.h"

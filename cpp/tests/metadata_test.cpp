@@ -87,6 +87,40 @@ TEST(MetadataFormat, ChecksTheEntriesReadersRelyOn) {
   EXPECT_TRUE(error_of([] { recorded_inputs("{not json"); }).starts_with("metadata: expected strict JSON text"));
 }
 
+TEST(MetadataFormat, ReadsNestedInputsWithTheirPaths) {
+  const auto inputs = recorded_inputs(R"({"format": "tsnative.metadata/1", "inputs": [
+      {"name": "pair", "type": "tuple", "items": [{"type": "Tensor", "dtype": "float32", "shape": [-1, 4]},
+                                                  {"type": "int"}]},
+      {"name": "features", "type": "dict", "items": {"ids": {"type": "Tensor", "dtype": "int64", "shape": [2]},
+                                                     "rest": {"type": "list", "items": []}}}]})");
+  ASSERT_EQ(inputs.size(), 2u);
+  ASSERT_EQ(inputs[0].items.size(), 2u);
+  EXPECT_EQ(inputs[0].items[0].name, "pair[0]");
+  EXPECT_EQ(inputs[0].items[0].shape, (std::vector<int64_t>{-1, 4}));
+  EXPECT_EQ(inputs[0].items[1].type, "int");
+  EXPECT_EQ(inputs[1].keys, (std::vector<std::string>{"ids", "rest"}));  // the order recorded
+  EXPECT_EQ(inputs[1].items[0].name, R"(features["ids"])");
+  EXPECT_EQ(inputs[1].items[0].dtype, "int64");
+  EXPECT_EQ(inputs[1].items[1].type, "list");
+}
+
+TEST(MetadataFormat, RefusesMalformedOrTooDeeplyNestedInputs) {
+  const auto error = [](const std::string& input) {
+    return error_of([&] { recorded_inputs(R"({"format": "tsnative.metadata/1", "inputs": [)" + input + "]}"); });
+  };
+  EXPECT_EQ(error(R"({"name": "p", "type": "tuple"})"),
+            R"(metadata: inputs[0]: expected "items": a list of the items, got none)");
+  EXPECT_EQ(error(R"({"name": "d", "type": "dict", "items": []})"),
+            R"(metadata: inputs[0]: expected "items": an object of the items, got a list)");
+  EXPECT_EQ(error(R"({"name": "p", "type": "tuple", "items": [{"type": "Tensor", "dtype": "float32"}]})"),
+            R"(metadata: inputs[0].items[0]: expected "shape": a list of sizes, got none)");
+  std::string deep = R"({"type": "Tensor", "dtype": "float32", "shape": []})";
+  for (int depth = 0; depth < kMaxInputDepth; ++depth) deep = R"({"type": "tuple", "items": [)" + deep + "]}";
+  deep.insert(1, R"("name": "deep", )");
+  EXPECT_EQ(error(deep).substr(0, 9), "metadata:");
+  EXPECT_NE(error(deep).find("expected inputs nested at most 16 deep"), std::string::npos) << error(deep);
+}
+
 TEST(MetadataFormat, ReadsLegacyBareNanAsNull) {
   // Before tsnative wrote strict JSON, a check that did not run was recorded as a bare NaN.
   const std::string legacy = R"({"format": "tsnative.metadata/1", )" + kInputs +

@@ -20,6 +20,7 @@ __all__: list[str] = [
     "LatencyStats",
     "MethodSignature",
     "configure_runtime",
+    "cpu_features",
     "finetune",
     "load_images",
     "metadata_text",
@@ -180,6 +181,13 @@ class EngineOptions:
         """
     @outputs_on_device.setter
     def outputs_on_device(self, arg1: typing.Any) -> None: ...
+    @property
+    def package_runners(self) -> int:
+        """
+        .pt2 packages: how many calls run at once (AOTInductor's model runners, each with its own activation memory; the weights are shared); further calls wait for one
+        """
+    @package_runners.setter
+    def package_runners(self, arg1: typing.Any) -> None: ...
     @property
     def pinned_transfers(self) -> bool:
         """
@@ -480,6 +488,11 @@ def configure_runtime(
 ) -> None:
     """
     Sets LibTorch's process-wide settings (see tsnative.configure).
+    """
+
+def cpu_features() -> list[str]:
+    """
+    This CPU's instruction-set extensions that -march=native code may use (GCC's names: "avx2", "avx512f"...): tsnative.export records them in a .pt2 package, whose kernels are compiled for this CPU, and the engine refuses the package on a CPU that lacks any.
     """
 
 def finetune(

@@ -42,7 +42,7 @@ _LAZY = {
 
 
 # Submodules reachable as attributes, as they were when the package imported them eagerly (tsnative.errors.X).
-_SUBMODULES = {"_C", "cli", "engine", "errors", "isolation", "report"}
+_SUBMODULES = {"_C", "cli", "engine", "errors", "isolation", "report", "triton"}
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ import torch
 
 from . import _C
 from ._check_inputs import batch_size
-from ._structure import recorded_call
+from ._structure import leaves, map_leaves, map_tensors, recorded_call
 from ._version import __version__
 from .report import CheckResult
 
@@ -40,14 +40,18 @@ class CompiledPackage:
 def compile_package(
     model: torch.nn.Module, example: tuple[Any, ...], expected: Any, path: Path, input_names: list[str]
 ) -> CompiledPackage:
-    """Exports and compiles to ``draft_path(path)``. Raises TypeError for inputs that are not tensors and
-    ExportFailed when torch.export cannot export the model."""
+    """Exports and compiles to ``draft_path(path)``. Raises TypeError for inputs that hold something other than
+    tensors (in tuples, lists and dicts) and ExportFailed when torch.export cannot export the model."""
     for name, value in zip(input_names, example, strict=True):
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(
-                f"format='pt2': input '{name}' is a {type(value).__name__}; this version exports models whose "
-                "inputs are tensors to .pt2 (use the TorchScript format for others)"
-            )
+        for where, leaf in leaves(value, name):
+            if not isinstance(leaf, torch.Tensor):
+                raise TypeError(
+                    f"format='pt2': input '{where}' is a {type(leaf).__name__}; this version exports models whose "
+                    "inputs are tensors, or tuples, lists and dicts of tensors, to .pt2 (use the TorchScript format "
+                    "for others)"
+                )
+    # The compiled code reads its inputs by the example's strides; the engine hands it contiguous tensors.
+    example = map_tensors(example, torch.Tensor.contiguous)
     notes: list[str] = []
     start = time.perf_counter()
     program, dynamic = _torch_export(model, example, notes)
@@ -109,7 +113,9 @@ def _torch_export_or_raise(model: torch.nn.Module, example: tuple[Any, ...], not
         notes.append("the example's batch is 1, which torch.export specialises: give a batch of 2 or more")
         return torch.export.export(model, example), False
     dim = torch.export.Dim("batch", min=1)
-    shapes = tuple({0: dim} if value.dim() >= 2 and value.shape[0] == batch else None for value in example)
+    # The tensors the metadata marks as batch-sized (_structure.mark_dynamic_batch): rank >= 2, dimension 0 the
+    # batch; the engine's input checks let exactly those vary.
+    shapes = map_leaves(example, lambda leaf: {0: dim} if leaf.dim() >= 2 and leaf.shape[0] == batch else None)
     try:
         return torch.export.export(model, example, dynamic_shapes=shapes), True
     except Exception as error:  # torch.export's constraint violations are of several types
@@ -137,6 +143,9 @@ def _metadata(
         "export_mode": "pt2",
         "optimizations": list(OPTIMIZATIONS),
         "parameters": sum(p.numel() for p in model.parameters()),
+        # Inductor compiles the kernels with -march=native: they may use any of this CPU's instructions, and the
+        # engine refuses the package on a CPU without them (cpp/src/cpu_isa.h) rather than crash.
+        "cpu_features": _C.cpu_features(),
         "torch_version": torch.__version__,
         "tsnative_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

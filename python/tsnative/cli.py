@@ -1,8 +1,10 @@
-"""The `tsnative` command line: export a torchvision model, inspect an exported file, fine-tune one.
+"""The `tsnative` command line: export a torchvision model, inspect an exported file, fine-tune one, hand one to
+Triton.
 
 tsnative export resnet18 r18.pt --mode script
 tsnative info r18.pt
 tsnative finetune --model r18.pt --train train.txt --test test.txt --classes 10 --out best.pt
+tsnative triton r18.pt --repo models
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    """argparse type for --max-batch-size and --queue-delay-us, where 0 means none."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
     return value
 
 
@@ -67,6 +80,13 @@ def _choices(allowed: Sequence[str], pattern: str) -> Callable[[str], list[str]]
         return values
 
     return parse
+
+
+def _one_device(text: str) -> str:
+    """argparse type for a single device: cpu, cuda or cuda:N."""
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,9 +171,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     info_parser.add_argument("path", type=Path)
     info_parser.add_argument("--json", action="store_true", help="print the recorded metadata as JSON")
 
+    triton_parser = commands.add_parser(
+        "triton",
+        help="write a Triton Inference Server model repository entry (PyTorch backend) for an exported file",
+        description="Write REPO/<name>/config.pbtxt and REPO/<name>/<version>/model.pt (model.pt2 for a .pt2 "
+        "package) for Triton's PyTorch backend: platform pytorch_libtorch or torch_aoti, inputs INPUT__0... and "
+        "outputs OUTPUT__0... with the dtypes and shapes tsnative.export recorded, max_batch_size and dynamic "
+        "batching from its dynamic batch, an instance group for the device. The model file is copied unchanged.",
+    )
+    triton_parser.add_argument("model", type=Path, help="a .pt or .pt2 file written by tsnative.export")
+    triton_parser.add_argument(
+        "--repo", type=Path, required=True, help="the model repository folder (created if missing)"
+    )
+    triton_parser.add_argument("--name", help="the model's name in the repository (default: the file's stem)")
+    triton_parser.add_argument(
+        "--max-batch-size",
+        type=_non_negative,
+        default=None,
+        help="largest batch Triton forms from requests; 0: no batching (default: 8 for a .pt with a dynamic batch, "
+        "else 0)",
+    )
+    triton_parser.add_argument(
+        "--device",
+        type=_one_device,
+        default=None,
+        help="cpu, cuda (every GPU) or cuda:N (default: cpu; a .pt2 package's own device)",
+    )
+    triton_parser.add_argument("--instances", type=_count, default=1, help="model instances (1)")
+    triton_parser.add_argument(
+        "--queue-delay-us", type=_non_negative, default=100, help="dynamic batcher's wait for a fuller batch (100)"
+    )
+    triton_parser.add_argument("--version", type=_count, default=1, help="the version folder's number (1)")
+    triton_parser.add_argument("--overwrite", action="store_true", help="replace an existing REPO/<name> folder")
+
     args = parser.parse_args(argv)
     try:
-        handlers = {"export": _export, "info": _info, "bench": _bench, "finetune": _finetune}
+        handlers = {"export": _export, "info": _info, "bench": _bench, "finetune": _finetune, "triton": _triton}
         return handlers[args.command](args)
     except BrokenPipeError:
         # The reader went away (`tsnative info m.pt | head -2`): not an error. Python would report the pipe again
@@ -307,6 +360,27 @@ def _info(args: argparse.Namespace) -> int:
             f"tsnative {metadata['tsnative_version']}"
         )
     print("\n".join(lines))
+    return 0
+
+
+def _triton(args: argparse.Namespace) -> int:
+    from .triton import write_repository
+
+    folder = write_repository(
+        args.model,
+        args.repo,
+        name=args.name,
+        max_batch_size=args.max_batch_size,
+        device=args.device,
+        instances=args.instances,
+        queue_delay_us=args.queue_delay_us,
+        version=args.version,
+        overwrite=args.overwrite,
+    )
+    model_file = next((folder / str(args.version)).iterdir())
+    print(f"Wrote {folder / 'config.pbtxt'} and {model_file}:\n")
+    print((folder / "config.pbtxt").read_text(), end="")
+    print(f"\nServe it with: tritonserver --model-repository {args.repo}")
     return 0
 
 

@@ -24,6 +24,7 @@ struct EngineOptions {
   std::string onednn_fusion = "auto";
   CallShapes warmup_shapes{};
   bool executor_per_shape = true;
+  int64_t package_runners = 1;
   std::string precision = "fp32";
   bool cuda_graphs = false;
   bool pinned_transfers = false;
@@ -67,6 +68,11 @@ struct EngineOptions {
                      "give each warmup_shapes entry a TorchScript executor of its own (one shared executor optimises "
                      "for the first shapes it sees)"},
           &EngineOptions::executor_per_shape);
+    visit(OptionInfo{.name = "package_runners",
+                     .help = ".pt2 packages: how many calls run at once (AOTInductor's model runners, each with its "
+                             "own activation memory; the weights are shared); further calls wait for one",
+                     .minimum = 1},
+          &EngineOptions::package_runners);
     visit(OptionInfo{"precision",
                      "\"fp32\", \"bf16\" or \"fp16\": floating-point weights and inputs converted at load and per "
                      "call; floating-point outputs come back as float32",

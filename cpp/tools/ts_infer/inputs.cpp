@@ -27,6 +27,43 @@ at::Tensor random_tensor(const std::vector<int64_t>& shape, c10::ScalarType dtyp
   return at::randint(0, 10, shape, options);  // small non-negative integers: valid as indices for most models
 }
 
+// Random data of the recorded structure; `top_level` tells --shape and --batch where they apply.
+c10::IValue random_value(const InputSpec& spec, const InputRequest& request, bool first, bool top_level,
+                         std::vector<PreparedInput>& tensors) {
+  if (spec.type == "Tensor") {
+    std::vector<int64_t> shape = (first && request.shape) ? *request.shape : spec.shape;
+    if (request.batch && !shape.empty() && (top_level || spec.shape.front() < 0)) shape[0] = *request.batch;
+    for (auto& dimension : shape) {
+      if (dimension < 0) dimension = 1;  // a dynamic (batch) dimension without --batch: one item
+    }
+    tensors.push_back({spec.name, random_tensor(shape, dtype_named(spec.dtype)), "random"});
+    return tensors.back().tensor;
+  }
+  const bool tuple = spec.type == "tuple";
+  if (!tuple && spec.type != "list" && spec.type != "dict") {
+    throw InvalidValue("ts-infer makes random data for tensors, also inside tuples, lists and dicts; input '" +
+                       spec.name + "' is " + spec.type);
+  }
+  std::vector<c10::IValue> items;
+  for (const auto& item : spec.items) items.push_back(random_value(item, request, false, false, tensors));
+  // The items' own type (Dict[str, Tuple[Tensor, Tensor]] binds where Dict[str, Any] would not), Any if they differ.
+  c10::TypePtr item_type = c10::TensorType::get();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const c10::TypePtr type = c10::unshapedType(items[i].type());
+    if (i == 0) item_type = type;
+    if (*type != *item_type) item_type = c10::AnyType::get();
+  }
+  if (tuple) return c10::ivalue::Tuple::create(std::move(items));
+  if (spec.type == "list") {
+    c10::impl::GenericList list(item_type);
+    for (auto& item : items) list.push_back(std::move(item));
+    return list;
+  }
+  c10::impl::GenericDict dict(c10::StringType::get(), item_type);
+  for (size_t i = 0; i < items.size(); ++i) dict.insert(spec.keys[i], std::move(items[i]));
+  return dict;
+}
+
 }  // namespace
 
 std::vector<int64_t> parse_shape(const std::string& text) {
@@ -41,29 +78,20 @@ std::vector<int64_t> parse_shape(const std::string& text) {
   return shape;
 }
 
-std::vector<PreparedInput> prepare_inputs(const std::vector<InputSpec>& recorded, const InputRequest& request) {
+PreparedCall prepare_inputs(const std::vector<InputSpec>& recorded, const InputRequest& request) {
   std::vector<InputSpec> specs = recorded;
-  if (specs.empty()) specs.push_back({"input", "Tensor", "float32", kDefaultShape});
+  if (specs.empty()) specs.push_back({"input", "Tensor", "float32", kDefaultShape, {}, {}});
 
-  std::vector<PreparedInput> inputs;
+  PreparedCall call;
   for (size_t i = 0; i < specs.size(); ++i) {
-    const InputSpec& spec = specs[i];
     if (i == 0 && request.npy_path) {
-      inputs.push_back({spec.name, load_npy(*request.npy_path), "file " + *request.npy_path});
+      call.tensors.push_back({specs[i].name, load_npy(*request.npy_path), "file " + *request.npy_path});
+      call.arguments.emplace_back(call.tensors.back().tensor);
       continue;
     }
-    if (spec.type != "Tensor") {
-      throw InvalidValue("ts-infer makes random data for tensor arguments only; argument '" + spec.name + "' is " +
-                         spec.type);
-    }
-    std::vector<int64_t> shape = (i == 0 && request.shape) ? *request.shape : spec.shape;
-    if (request.batch && !shape.empty()) shape[0] = *request.batch;
-    for (auto& dimension : shape) {
-      if (dimension < 0) dimension = 1;  // a dynamic (batch) dimension without --batch: one item
-    }
-    inputs.push_back({spec.name, random_tensor(shape, dtype_named(spec.dtype)), "random"});
+    call.arguments.push_back(random_value(specs[i], request, i == 0, true, call.tensors));
   }
-  return inputs;
+  return call;
 }
 
 }  // namespace tsnative::ts_infer

@@ -8,6 +8,7 @@
 #include <ATen/core/ivalue.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "../common/option_flags.h"
@@ -67,7 +68,7 @@ at::Tensor first_tensor(const c10::IValue& value) {
 
 int run(const Arguments& arguments) {
   std::optional<Engine> engine;
-  std::vector<PreparedInput> inputs;
+  PreparedCall inputs;
   const auto prepare = [&arguments](const std::string& metadata_json) {
     at::manual_seed(arguments.input.seed);
     return prepare_inputs(recorded_inputs(metadata_json), arguments.input);
@@ -82,8 +83,12 @@ int run(const Arguments& arguments) {
     // ts-infer runs. A single run is left to the plain graph: a warm-up and a fusion trial would cost more.
     if (declare) {
       inputs = prepare(read_metadata_json(arguments.model));
-      options.warmup_shapes.emplace_back();
-      for (const auto& input : inputs) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
+      // Declared shapes are one per argument: a call with tuples, lists or dicts is run as it is, undeclared.
+      const auto is_tensor = [](const c10::IValue& argument) { return argument.isTensor(); };
+      if (std::all_of(inputs.arguments.begin(), inputs.arguments.end(), is_tensor)) {
+        options.warmup_shapes.emplace_back();
+        for (const auto& input : inputs.tensors) options.warmup_shapes.back().push_back(input.tensor.sizes().vec());
+      }
     }
     engine.emplace(arguments.model, options);
   } catch (const FileNotFound& e) {
@@ -96,13 +101,13 @@ int run(const Arguments& arguments) {
   for (const auto& warning : engine->load_report().warnings) std::cerr << "warning: " << warning << std::endl;
   // Read from the loaded engine when it was not needed before the load: the file is opened and checked once.
   if (!declare) inputs = prepare(engine->metadata_json());
-  std::vector<c10::IValue> values;
-  for (const auto& input : inputs) values.emplace_back(input.tensor);
+  const std::vector<c10::IValue>& values = inputs.arguments;
 
   const int warmup = arguments.warmup >= 0 ? arguments.warmup : 10;
-  RunReport report{*engine, at::get_num_threads(), inputs, {}, {}, std::nullopt, warmup};
+  RunReport report{*engine, at::get_num_threads(), inputs.tensors, {}, {}, std::nullopt, warmup};
   if (arguments.iterations > 0) {
-    const int64_t batch = inputs.front().tensor.dim() > 0 ? inputs.front().tensor.size(0) : 1;
+    const bool batched = !inputs.tensors.empty() && inputs.tensors.front().tensor.dim() > 0;
+    const int64_t batch = batched ? inputs.tensors.front().tensor.size(0) : 1;
     report.timing = time_engine(*engine, values, {warmup, arguments.iterations, batch});
   }
   report.output = first_tensor(engine->run(values));

@@ -18,6 +18,7 @@ import matplotlib.patches
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 
+from .machine import machine_line
 from .paths import LABELS
 
 PATH_ORDER = ["eager", "torchscript", "native", "native_cpp", "onnxruntime", "aoti_python", "aoti_native"]
@@ -143,7 +144,7 @@ def _lines_per_path(
             low, high = axis.get_ylim()
             # within a decade the minor ticks are the only labels; over several they would overlap
             axis.yaxis.set_minor_formatter(ratio if high / low < 10 else matplotlib.ticker.NullFormatter())
-    notes = []
+    notes = [machine_line(results["machine"])] if "machine" in results else []
     if any_bars:
         notes.append("bars: p10-p90 of the calls")
     if any_unstable:
@@ -208,7 +209,11 @@ def plot_loads(results: dict[str, Any], file: Path) -> Path:
     if any(r["cold_load_ms"] is None for r in rows):
         legend.append(matplotlib.patches.Patch(color="none", label="no cold bar: not measured"))
     axis.legend(handles=legend, fontsize=8)
-    figure.tight_layout()
+    if "machine" in results:
+        figure.text(0.01, 0.01, machine_line(results["machine"]), fontsize=7.5, color="dimgrey")
+        figure.tight_layout(rect=(0, 0.05, 1, 1))
+    else:
+        figure.tight_layout()
     figure.savefig(file, dpi=110)
     plt.close(figure)
     return file

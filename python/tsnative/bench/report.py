@@ -49,12 +49,15 @@ class Progress:
 
 
 def print_table(results: dict[str, Any]) -> None:
+    from .machine import machine_line
     from .paths import SHORT_LABELS
     from .plots import speedup_baseline
 
     baseline = speedup_baseline(results)  # a TorchScript file has no eager path
 
     console = rich.console.Console(width=None if rich.console.Console().is_terminal else 120)
+    if "machine" in results:
+        console.print(f"machine: {machine_line(results['machine'])}")
     latency = rich.table.Table(title=f"{results['model']}: latency per call ({results['settings']['threads']} threads)")
     for column in (
         "mode",

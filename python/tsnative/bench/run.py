@@ -7,7 +7,6 @@ import datetime
 import difflib
 import functools
 import os
-import platform
 import re
 import tempfile
 import time
@@ -19,12 +18,12 @@ import torch
 
 from .. import errors as tsnative_errors
 from .._torchscript import torchscript_calls
-from .._version import __version__
 from ..engine import Engine
 from ..errors import DeviceUnavailableError
 from ..export import export
 from . import SCHEMA
 from .cold_load import measure_in_fresh_process
+from .machine import describe_machine, load_average
 from .paths import (
     LABELS,
     MeasuredPath,
@@ -41,8 +40,6 @@ from .stats import relative_spread, summarize
 
 MODES = ("script", "trace", "auto")
 DEFAULT_SIZE = 224
-# CPU flags that decide which kernels LibTorch and ONNX Runtime can use (bf16 is fast only with avx512_bf16/amx).
-CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16")
 
 
 class BenchInterrupted(KeyboardInterrupt):
@@ -86,7 +83,7 @@ def run_bench(
     source = _resolve_model(model, config)
     threads = config.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
-    load_before = _load_average()
+    load_before = load_average()
 
     # The exported files (several copies of the model's weights) are needed only while measuring: a temporary
     # folder, removed however the study ends (error or Ctrl-C included).
@@ -100,7 +97,7 @@ def run_bench(
             "model": artifacts["name"],
             "input_shape": list(source["shape"]),
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": {**_machine(), "load_average_before": load_before},
+            "machine": {**describe_machine(), "load_average_before": load_before},
             "settings": {**dataclasses.asdict(config), "threads": threads, "size": source["size"]},
             "files": {kind: _size_on_disk(file) for kind, file in artifacts["files"].items()},
             "notes": artifacts["notes"],
@@ -122,14 +119,14 @@ def run_bench(
                         bar.advance()
         except KeyboardInterrupt:
             results["interrupted"] = f"after {done} of {total} configurations"
-            results["machine"]["load_average_after"] = _load_average()
+            results["machine"]["load_average_after"] = load_average()
             if folder is None or not results["latency"]:
                 raise BenchInterrupted(f"after {done} of {total} configurations; nothing written") from None
             write_outputs(results, folder)
             raise BenchInterrupted(
                 f"after {done} of {total} configurations; partial results in {folder / 'results.json'}"
             ) from None
-    results["machine"]["load_average_after"] = _load_average()
+    results["machine"]["load_average_after"] = load_average()
     if folder is not None:
         write_outputs(results, folder)
     return results
@@ -424,42 +421,6 @@ def _measure_latency(
             }
         )
     return rows
-
-
-def _machine() -> dict[str, Any]:
-    cpu, flags = platform.processor() or platform.machine(), None
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            lines = cpuinfo.read().splitlines()
-        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
-        present = next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
-        flags = [flag for flag in CPU_FLAGS if flag in present]
-    except OSError:  # not Linux: the model name from platform, flags unknown (None)
-        pass
-    try:
-        import onnxruntime
-
-        onnxruntime_version: str | None = onnxruntime.__version__
-    except ImportError:
-        onnxruntime_version = None
-    return {
-        "cpu": cpu,
-        "cpu_flags": flags,
-        "cores": os.cpu_count(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "tsnative": __version__,
-        "onnxruntime": onnxruntime_version,
-        "python": platform.python_version(),
-    }
-
-
-def _load_average() -> list[float] | None:
-    """1, 5 and 15-minute load averages: a busy machine's timings are not a quiet machine's."""
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except OSError:  # not available on this platform
-        return None
 
 
 __all__ = ["LABELS", "SCHEMA", "BenchInterrupted", "BenchSettings", "run_bench"]

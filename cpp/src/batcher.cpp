@@ -25,7 +25,7 @@ Batcher::Batcher(Run run, Settings settings)
 
 Batcher::~Batcher() { close(); }
 
-std::optional<c10::IValue> Batcher::submit(std::vector<c10::IValue>& call) {
+std::optional<c10::IValue> Batcher::submit(const std::vector<c10::IValue>& call) {
   // After fork() the child has this object but not its worker thread: its calls run on their own.
   if (static_cast<int>(getpid()) != pid_) return std::nullopt;
   auto batch = batchable(call, settings_.max_batch);
@@ -39,7 +39,7 @@ std::optional<c10::IValue> Batcher::submit(std::vector<c10::IValue>& call) {
       return std::nullopt;
     }
     Queue& queue = queues_[batch->key];
-    queue.calls.push_back(Call{std::move(call), batch->rows, Clock::now(), {}});
+    queue.calls.push_back(Call{&call, batch->rows, Clock::now(), {}});
     queue.rows += batch->rows;
     result = queue.calls.back().result.get_future();
     // The worker needs waking only when this call sets a new deadline (nothing was queued) or fills its batch;
@@ -151,7 +151,7 @@ void Batcher::run_alone(std::vector<Call>& calls) {
   for (auto& call : calls) {
     count_run(call.rows, 0);
     try {
-      call.result.set_value(run_(std::move(call.inputs)));
+      call.result.set_value(run_(*call.inputs));  // the copy is consumed by run_ before the result is set
     } catch (...) {
       call.result.set_exception(std::current_exception());
     }
@@ -161,8 +161,9 @@ void Batcher::run_alone(std::vector<Call>& calls) {
 void Batcher::run_batch(std::vector<Call>& calls) {
   int64_t rows = 0;
   for (const auto& call : calls) rows += call.rows;
-  const int64_t run_rows =
-      settings_.captured.empty() ? rows : padded_rows(rows, declared_batches(settings_.captured, calls.front().inputs));
+  const int64_t run_rows = settings_.captured.empty()
+                               ? rows
+                               : padded_rows(rows, declared_batches(settings_.captured, *calls.front().inputs));
   if (calls.size() == 1 && run_rows == rows) {  // nothing joined: the call as it came, nothing to cut
     run_alone(calls);
     return;
@@ -171,7 +172,7 @@ void Batcher::run_batch(std::vector<Call>& calls) {
   try {
     std::vector<const std::vector<c10::IValue>*> parts;
     parts.reserve(calls.size());
-    for (const auto& call : calls) parts.push_back(&call.inputs);
+    for (const auto& call : calls) parts.push_back(call.inputs);
     output = run_(join_rows(parts, run_rows - rows));
   } catch (...) {
     // The batch failed: each of its calls runs alone, so that a call fails with its own error only and the others

@@ -44,10 +44,10 @@ class Batcher {
   Batcher& operator=(const Batcher&) = delete;
 
   // Runs `call` (bound and checked) in a batch with other calls of its key and returns its own rows of the output,
-  // or throws the error its run raised. nullopt, `call` untouched, when the call is not batchable (see batchable()),
-  // batching was switched off, the batcher is closed, or this is a forked child (which has no worker thread): the
-  // caller runs it on its own.
-  std::optional<c10::IValue> submit(std::vector<c10::IValue>& call);
+  // or throws the error its run raised. nullopt when the call is not batchable (see batchable()), batching was
+  // switched off, the batcher is closed, or this is a forked child (which has no worker thread): the caller runs it
+  // on its own. `call` is read, never taken: the caller's thread keeps its tensors and drops them (see Call).
+  std::optional<c10::IValue> submit(const std::vector<c10::IValue>& call);
 
   // Stops taking calls, runs those queued (at once, without waiting for their delay) and joins the worker. Calls
   // submitted afterwards get nullopt. Idempotent; safe from several threads.
@@ -58,8 +58,13 @@ class Batcher {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // A queued call. Its tensors stay the caller's: the worker only reads them, and every reference it makes (a joined
+  // batch, a copy for a call run alone) is gone before it hands the caller its result. The last reference to a
+  // tensor from Python (or wrapping a numpy array) may need the GIL to go, and a thread holding the GIL can be
+  // waiting for the worker (reading load_report, which takes the batcher's lock, or destroying the engine, which
+  // joins the worker): the worker must never need the GIL.
   struct Call {
-    std::vector<c10::IValue> inputs;
+    const std::vector<c10::IValue>* inputs = nullptr;  // the caller's, alive until its result is set
     int64_t rows = 0;
     Clock::time_point arrived;
     std::promise<c10::IValue> result;

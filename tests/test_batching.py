@@ -10,9 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import pytest
 import torch
 
 import tsnative
-from conftest import run_tool, save_scripted
+from conftest import batching, run_tool, save_scripted, submit_in_order, wait_for
 
 LONG_DELAY_US = 60_000_000  # a minute: a batch runs when it is full (or at close), never by its delay in a test
 
@@ -100,32 +98,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             TwoInputs(), (torch.randn(2, 4), torch.randn(2, 4)), folder / "two_inputs.pt"
         ).path,
     }
-
-
-def batching(engine: tsnative.Engine) -> dict[str, Any]:
-    report: dict[str, Any] = engine.load_report["batching"]
-    return report
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    """Waits for the engine's state to change; the deadline only turns a hang into a failure."""
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, "the engine's batching state did not change within a minute"
-        time.sleep(0.001)
-
-
-def submit_in_order(
-    pool: ThreadPoolExecutor, engine: tsnative.Engine, calls: Sequence[tuple[Any, ...]]
-) -> list[Future[Any]]:
-    """Each call on its own thread, the next submitted once the engine has taken this one (queued or refused)."""
-    futures = []
-    for args in calls:
-        before = batching(engine)["calls"]
-        future = pool.submit(engine.predict, *args)
-        futures.append(future)
-        wait_for(lambda: future.done() or batching(engine)["calls"] > before)  # noqa: B023 (used at once)
-    return futures
 
 
 # --- Results ----------------------------------------------------------------------------------------------------
@@ -371,14 +343,37 @@ def test_waiting_for_a_batch_holds_no_gil(files: dict[str, Path]) -> None:
     assert batching(engine)["batches"] == 1
 
 
-def test_dropping_engines_that_batched_does_not_hang(files: dict[str, Path]) -> None:
-    # The destructor stops each engine's worker thread (cpp/tests/batching_test.cpp also drops one with callers
-    # waiting, which Python cannot: a caller holds a reference to its engine).
-    for _ in range(5):
-        engine = tsnative.Engine(files["exact"], max_batch=4, batch_delay_us=1000)
-        assert engine.predict(exact_rows(1)).shape == (1, 4)
-        del engine
-        gc.collect()
+def test_dropping_an_engine_as_its_callers_return_does_not_deadlock(files: dict[str, Path]) -> None:
+    # Each caller's input is a temporary, gone when its predict returns, and the engine is dropped (with the GIL held)
+    # at once. A worker that still held those tensors would need the GIL to let them go while the destructor, holding
+    # it, waited for the worker: this hung within ~100 rounds before the worker stopped holding callers' tensors.
+    # (cpp/tests/batching_test.cpp also drops an engine with callers waiting, which Python cannot: a caller holds a
+    # reference to its engine.)
+
+    def call(engine: tsnative.Engine) -> tuple[int, ...]:
+        return tuple(engine.predict(exact_rows(1)).shape)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(300):
+            engine = tsnative.Engine(files["exact"], max_batch=2, batch_delay_us=LONG_DELAY_US)
+            futures = [pool.submit(call, engine) for _ in range(2)]
+            assert [future.result() for future in futures] == [(1, 4), (1, 4)]
+            del engine, futures  # the last reference: destroyed here, or on a pool thread, with the GIL held
+
+
+def test_numpy_inputs_are_batched(files: dict[str, Path]) -> None:
+    # numpy arrays become tensors in C++ that release the array (with the GIL) when their last reference goes:
+    # the caller's thread, not the worker, lets them go.
+    engine = tsnative.Engine(files["exact"], max_batch=2, batch_delay_us=LONG_DELAY_US)
+    reference = tsnative.Engine(files["exact"])
+    arrays = [exact_rows(1, seed=40 + i).numpy() for i in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outputs = [future.result() for future in submit_in_order(pool, engine, [(array,) for array in arrays])]
+    for array, output in zip(arrays, outputs, strict=True):
+        assert torch.equal(output, reference.predict(array))
+    assert batching(engine)["largest_batch"] == 2
+    del engine
+    gc.collect()
 
 
 # --- CUDA graphs: batches padded to a captured batch size (runs only where there is a GPU) ---------------------------

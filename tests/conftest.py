@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
+
+if TYPE_CHECKING:
+    import tsnative
 
 warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
 
@@ -158,3 +163,32 @@ def run_tool(name: str, *args: str | Path, **options: Any) -> subprocess.Complet
     """Runs a C++ tool with text output captured (subprocess.run `options` on top, e.g. check=True)."""
     settings: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 300} | options
     return subprocess.run([tool(name), *map(str, args)], **settings)
+
+
+# --- Dynamic batching: batches made deterministic without timing (tests/test_batching.py) ---------------------------
+
+
+def batching(engine: tsnative.Engine) -> dict[str, Any]:
+    report: dict[str, Any] = engine.load_report["batching"]
+    return report
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Waits for the engine's state to change; the deadline only turns a hang into a failure."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, "the engine's batching state did not change within a minute"
+        time.sleep(0.001)
+
+
+def submit_in_order(
+    pool: ThreadPoolExecutor, engine: tsnative.Engine, calls: Sequence[tuple[Any, ...]]
+) -> list[Future[Any]]:
+    """Each call on its own thread, the next submitted once the engine has taken this one (queued or refused)."""
+    futures = []
+    for args in calls:
+        before = batching(engine)["calls"]
+        future = pool.submit(engine.predict, *args)
+        futures.append(future)
+        wait_for(lambda: future.done() or batching(engine)["calls"] > before)  # noqa: B023 (used at once)
+    return futures

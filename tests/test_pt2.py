@@ -9,6 +9,7 @@ import json
 import threading
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 import tsnative
-from conftest import DictAndList, Recurrent, run_tool, small_conv_net
+from conftest import DictAndList, Recurrent, batching, run_tool, small_conv_net, submit_in_order
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
@@ -60,6 +61,24 @@ def test_engine_runs_the_package_as_eager_does(conv: tuple[torch.nn.Module, Path
         torch.testing.assert_close(engine.predict(x.numpy()), engine.predict(x))  # numpy in, as for TorchScript
     with pytest.raises(ValueError, match=r"input 'x': expected float32 tensor of shape \[N, 3, 16, 16\]"):
         engine.predict(torch.randn(1, 3, 8, 8))  # the recorded shapes are checked before the package runs
+
+
+def test_dynamic_batching_runs_a_package_through_the_same_backend_interface(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport],
+) -> None:
+    model, path, _ = conv
+    engine = tsnative.Engine(path, max_batch=4, batch_delay_us=60_000_000)  # a batch runs when full
+    reference = tsnative.Engine(path)
+    torch.manual_seed(9)
+    inputs = [torch.randn(1, 3, 16, 16) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outputs = [future.result() for future in submit_in_order(pool, engine, [(x,) for x in inputs])]
+    same_batch = reference.predict(torch.cat(inputs))
+    for i, output in enumerate(outputs):
+        assert torch.equal(output, same_batch[i : i + 1])  # the package's own run of the same batch
+        with torch.no_grad():
+            torch.testing.assert_close(output, model(inputs[i]), **TOLERANCE)
+    assert batching(engine)["batches"] == 1 and batching(engine)["largest_batch"] == 4
 
 
 @pytest.mark.parametrize("runners", [1, 3])

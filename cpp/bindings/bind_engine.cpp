@@ -58,6 +58,23 @@ py::dict fusion_dict(const FusionReport& report) {
   return out;
 }
 
+py::dict batching_dict(const BatchingReport& report) {
+  py::dict out;
+  out["enabled"] = report.enabled;
+  out["max_batch"] = report.max_batch;
+  out["delay_us"] = report.delay_us;
+  out["calls"] = report.calls;
+  out["unbatched_calls"] = report.unbatched_calls;
+  out["batches"] = report.batches;
+  out["rows"] = report.rows;
+  out["padded_rows"] = report.padded_rows;
+  out["largest_batch"] = report.largest_batch;
+  out["retried_batches"] = report.retried_batches;
+  out["queued"] = report.queued;
+  out["disabled"] = report.disabled;
+  return out;
+}
+
 py::dict report_dict(const LoadReport& report) {
   py::list steps;
   for (const auto& step : report.steps) steps.append(step_dict(step));
@@ -75,6 +92,7 @@ py::dict report_dict(const LoadReport& report) {
   out["parameter_count"] = report.parameter_count;
   out["steps"] = steps;
   out["fusion"] = fusion_dict(report.fusion);
+  out["batching"] = batching_dict(report.batching);
   out["warnings"] = report.warnings;
   out["timings"] = timings;
   return out;
@@ -140,8 +158,9 @@ void bind_engine(py::module_& module) {
           "run, `warmup` untimed runs, then `iterations` timed ones; CUDA is synchronised before each clock reading. "
           "`batch_size` (items per run) only scales the throughput.")
       .def("close", &Engine::close, py::call_guard<py::gil_scoped_release>(),
-           "Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress. Later calls "
-           "raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.")
+           "Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress and first runs "
+           "the calls waiting for a batch (max_batch). Later calls raise ValueError. `with Engine(...) as engine:` "
+           "closes it on leaving the block.")
       .def_property_readonly("closed", &Engine::closed, "Whether close() was called.")
       .def_property_readonly("path", &Engine::path, "The model file loaded.")
       .def_property_readonly(
@@ -171,8 +190,10 @@ void bind_engine(py::module_& module) {
       .def_property_readonly(
           "load_report", [](const Engine& engine) { return report_dict(engine.load_report()); },
           "What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, "
-          "applied, shapes, reason, note}], fusion, warnings, timings: {read_s, deserialize_s, optimize_s, "
-          "prepare_s, total_s}}. A snapshot: fusion in \"on\" mode adds trials as new shapes come.")
+          "applied, shapes, reason, note}], fusion, batching: {enabled, max_batch, delay_us, calls, "
+          "unbatched_calls, batches, rows, padded_rows, largest_batch, retried_batches, queued, disabled}, "
+          "warnings, timings: {read_s, deserialize_s, optimize_s, prepare_s, total_s}}. A snapshot: fusion in "
+          "\"on\" mode adds trials as new shapes come, and batching counts calls as they run.")
       .def_property_readonly("optimizations", &Engine::optimizations,
                              "The load's steps for people, one line each (load_report['steps'][i]['note']), e.g. "
                              "[\"freeze\", \"executor_per_shape x2\", \"warmup x2\", \"onednn_fusion x1 of 2 "

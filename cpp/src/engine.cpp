@@ -8,6 +8,7 @@
 #include <shared_mutex>
 
 #include "backend.h"
+#include "batcher.h"
 #include "device.h"
 #include "error_text.h"
 #include "input_check.h"
@@ -33,8 +34,11 @@ struct Engine::Impl {
   MethodSignature signature;
   detail::InputChecks input_checks;  // from the metadata: what run() checks tensors against
   LoadReport report;
+  // Last, so that it is destroyed first: its worker thread runs the pipeline through the members above.
+  std::unique_ptr<detail::Batcher> batcher;  // null when dynamic batching does not apply
 
   void load();
+  void start_batching(const std::vector<InputSpec>& recorded);
 
   // Bind and check: complete positional arguments of the right types, tensors as the metadata recorded.
   void bind(std::vector<c10::IValue>& inputs) const {
@@ -56,6 +60,10 @@ struct Engine::Impl {
     return options.outputs_on_device ? output : device->to_host(std::move(output));
   }
 
+  // The pipeline after bind and check: place, execute, finish, under the closing lock. Run by run() for a call, or
+  // by the batcher's thread for a batch of calls joined into one.
+  c10::IValue run_bound(std::vector<c10::IValue> inputs) const;
+
   // The declared warm-up calls as run() hands them to the backend: bound, checked and placed.
   std::vector<std::vector<c10::IValue>> declared_calls(const std::vector<InputSpec>& recorded) const {
     auto calls = detail::warmup_inputs(options.warmup_shapes, recorded, device->device());
@@ -74,6 +82,8 @@ struct Engine::Impl {
 
 namespace {
 
+constexpr int64_t kMaxBatchDelayUs = 60'000'000;
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -90,6 +100,27 @@ void check_options(const EngineOptions& options, bool cuda) {
   if (options.cuda_graphs && options.warmup_shapes.empty()) {
     throw InvalidValue("cuda_graphs: give warmup_shapes, the input shapes to capture a CUDA graph for (got none)");
   }
+  if (options.batch_delay_us > kMaxBatchDelayUs) {
+    throw InvalidValue("batch_delay_us: expected at most " + std::to_string(kMaxBatchDelayUs) + " (a minute), got " +
+                       std::to_string(options.batch_delay_us));
+  }
+}
+
+// Why calls of this engine cannot be batched, or nullopt. Which arguments carry the batch is the metadata's fact:
+// tsnative.export records -1 in dimension 0 of each tensor input whose batch it verified as dynamic.
+std::optional<std::string> batching_unavailable(const EngineOptions& options, const std::vector<InputSpec>& recorded) {
+  if (options.method != "forward") {
+    return "the metadata records the inputs of forward, not of method '" + options.method + "'";
+  }
+  if (recorded.empty()) return "the file records no inputs (tsnative.export records them, with any dynamic batch)";
+  for (const auto& input : recorded) {
+    if (input.type != "Tensor") return "input '" + input.name + "' is a " + input.type + ", not a tensor";
+    if (input.shape.empty() || input.shape.front() != -1) {
+      return "input '" + input.name + "' has no dynamic batch (recorded " + shape_text(input.shape) +
+             "; tsnative.export records -1 in dimension 0 when it verified other batch sizes)";
+    }
+  }
+  return std::nullopt;
 }
 
 // Reduced precision where the hardware emulates it: correct, but many times slower than float32, so said loudly.
@@ -139,8 +170,9 @@ void Engine::Impl::load() {
   // read still load when neither is asked for.
   const bool checks = options.check_inputs && options.method == "forward";
   const bool warm_forward = !options.warmup_shapes.empty() && options.method == "forward";
+  const bool batching = options.max_batch > 1 && options.method == "forward";
   std::vector<InputSpec> recorded;
-  if (checks || warm_forward) {
+  if (checks || warm_forward || batching) {
     try {
       recorded = recorded_inputs(metadata_json);
     } catch (const InvalidValue& e) {
@@ -157,20 +189,56 @@ void Engine::Impl::load() {
   if (options.pinned_transfers && device->device().is_cuda()) {
     report.steps.push_back({"pinned_transfers", true, {}, "", "pinned_transfers"});
   }
+  start_batching(recorded);
   report.timings.prepare_s = seconds_since(start);
 }
 
-Engine::~Engine() = default;
+void Engine::Impl::start_batching(const std::vector<InputSpec>& recorded) {
+  report.batching.max_batch = options.max_batch;
+  report.batching.delay_us = options.batch_delay_us;
+  if (options.max_batch < 2) return;  // off: no step to report
+  if (auto reason = batching_unavailable(options, recorded)) {
+    report.steps.push_back({"dynamic_batching", false, {}, *reason, "dynamic_batching skipped (" + *reason + ")"});
+    return;
+  }
+  detail::Batcher::Settings settings;
+  settings.max_batch = options.max_batch;
+  settings.delay = std::chrono::microseconds(options.batch_delay_us);
+  // A batch is padded up to a batch size a CUDA graph was captured for, to replay it rather than run eagerly.
+  if (options.cuda_graphs) settings.captured = options.warmup_shapes;
+  batcher = std::make_unique<detail::Batcher>(
+      [this](std::vector<c10::IValue> call) { return run_bound(std::move(call)); }, std::move(settings));
+  report.batching.enabled = true;
+  report.steps.push_back({"dynamic_batching",
+                          true,
+                          {},
+                          "",
+                          "dynamic_batching up to " + std::to_string(options.max_batch) + " rows, " +
+                              std::to_string(options.batch_delay_us) + " us"});
+}
+
+Engine::~Engine() {
+  if (impl_ && impl_->batcher) impl_->batcher->close();  // queued calls complete before the model goes
+}
 
 c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
   impl_->bind(inputs);
-  const std::shared_lock open(impl_->closing);
-  if (!impl_->backend) throw InvalidValue("run: this engine is closed (" + impl_->path + ")");
+  // Dynamic batching sits between bind-and-check and the rest: a batchable call waits for its batch here (without
+  // the GIL, which the Python binding released), and the batcher's thread runs run_bound() once for the batch.
+  if (impl_->batcher) {
+    if (auto output = impl_->batcher->submit(inputs)) return std::move(*output);
+  }
+  return impl_->run_bound(std::move(inputs));
+}
+
+c10::IValue Engine::Impl::run_bound(std::vector<c10::IValue> inputs) const {
+  const std::shared_lock open(closing);
+  if (!backend) throw InvalidValue("run: this engine is closed (" + path + ")");
   try {
     // Thread-local, so set here, on the thread that runs the model: outputs carry no autograd history.
     const c10::NoGradGuard no_grad;
-    impl_->place(inputs);
-    return impl_->finish(impl_->backend->execute(std::move(inputs)));
+    place(inputs);
+    return finish(backend->execute(std::move(inputs)));
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {
@@ -196,10 +264,13 @@ LoadReport Engine::load_report() const {
   const std::shared_lock open(impl_->closing);  // close() writes the report
   LoadReport report = impl_->report;
   if (impl_->backend) impl_->backend->refresh(report);
+  if (impl_->batcher) impl_->batcher->refresh(report.batching);
   return report;
 }
 
 void Engine::close() {
+  // First the calls queued for a batch: they run, then the model is released.
+  if (impl_->batcher) impl_->batcher->close();
   std::unique_ptr<detail::Backend> released;
   {
     const std::unique_lock exclusive(impl_->closing);

@@ -105,6 +105,13 @@ class EngineOptions:
         Every option's value, by name (the JSON settings).
         """
     @property
+    def batch_delay_us(self) -> int:
+        """
+        dynamic batching: the longest a call waits, in microseconds, for others to fill its batch before the batch runs anyway
+        """
+    @batch_delay_us.setter
+    def batch_delay_us(self, arg1: typing.Any) -> None: ...
+    @property
     def check_inputs(self) -> bool:
         """
         check tensors against the dtypes and shapes tsnative.export recorded (every dimension but a verified dynamic batch) before running forward
@@ -146,6 +153,13 @@ class EngineOptions:
         """
     @max_archive_bytes.setter
     def max_archive_bytes(self, arg1: typing.Any) -> None: ...
+    @property
+    def max_batch(self) -> int:
+        """
+        dynamic batching: concurrent calls whose tensors agree in all but dimension 0 are run as one batch of up to this many rows, and each caller gets its own rows back; needs a dynamic batch recorded by tsnative.export (0 or 1: off)
+        """
+    @max_batch.setter
+    def max_batch(self, arg1: typing.Any) -> None: ...
     @property
     def method(self) -> str:
         """
@@ -214,7 +228,7 @@ class Engine:
     def __init__(self, path: str, options: EngineOptions = ...) -> None: ...
     def close(self) -> None:
         """
-        Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress. Later calls raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.
+        Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress and first runs the calls waiting for a batch (max_batch). Later calls raise ValueError. `with Engine(...) as engine:` closes it on leaving the block.
         """
     def predict(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
         """
@@ -256,7 +270,7 @@ class Engine:
     @property
     def load_report(self) -> dict:
         """
-        What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, applied, shapes, reason, note}], fusion, warnings, timings: {read_s, deserialize_s, optimize_s, prepare_s, total_s}}. A snapshot: fusion in "on" mode adds trials as new shapes come.
+        What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, applied, shapes, reason, note}], fusion, batching: {enabled, max_batch, delay_us, calls, unbatched_calls, batches, rows, padded_rows, largest_batch, retried_batches, queued, disabled}, warnings, timings: {read_s, deserialize_s, optimize_s, prepare_s, total_s}}. A snapshot: fusion in "on" mode adds trials as new shapes come, and batching counts calls as they run.
         """
     @property
     def load_seconds(self) -> float:

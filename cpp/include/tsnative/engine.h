@@ -34,11 +34,14 @@ class Engine {
   // trailing arguments with defaults may be left out. With CUDA graphs, a call whose tensors match a captured
   // shape replays its graph. Tensors anywhere in the inputs are moved to the engine's device.
   // Throws InvalidType for a wrong argument count or type, InferenceError when the model raises.
-  // Thread-safe: several threads may call run() on one Engine at once.
+  // Thread-safe: several threads may call run() on one Engine at once. With dynamic batching
+  // (EngineOptions::max_batch), a checked call may wait for others and run in one batch with them; it returns its
+  // own rows (docs/ARCHITECTURE.md, section 11).
   c10::IValue run(std::vector<c10::IValue> inputs) const;
 
   // Releases the model (its weights, executors, CUDA graphs) now rather than at destruction; waits for calls in
-  // progress. Later calls to run() throw InvalidValue; the descriptions below stay readable.
+  // progress, and runs the calls waiting for a batch first. Later calls to run() throw InvalidValue; the
+  // descriptions below stay readable.
   void close();
   bool closed() const;
 

@@ -28,6 +28,8 @@ struct EngineOptions {
   std::string precision = "fp32";
   bool cuda_graphs = false;
   bool pinned_transfers = false;
+  int64_t max_batch = 0;
+  int64_t batch_delay_us = 2000;
 
   // Calls visit(OptionInfo, member pointer) once per option, in the order above.
   template <class Visitor>
@@ -83,6 +85,17 @@ struct EngineOptions {
     visit(OptionInfo{"pinned_transfers", "CUDA: copy inputs and outputs through page-locked memory, asynchronously",
                      "--pinned"},
           &EngineOptions::pinned_transfers);
+    visit(OptionInfo{.name = "max_batch",
+                     .help = "dynamic batching: concurrent calls whose tensors agree in all but dimension 0 are run "
+                             "as one batch of up to this many rows, and each caller gets its own rows back; needs "
+                             "a dynamic batch recorded by tsnative.export (0 or 1: off)",
+                     .minimum = 0},
+          &EngineOptions::max_batch);
+    visit(OptionInfo{.name = "batch_delay_us",
+                     .help = "dynamic batching: the longest a call waits, in microseconds, for others to fill its "
+                             "batch before the batch runs anyway",
+                     .minimum = 0},
+          &EngineOptions::batch_delay_us);
   }
 };
 

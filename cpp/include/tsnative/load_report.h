@@ -40,9 +40,26 @@ struct FusionReport {
   std::optional<std::string> disabled;  // why fusion was switched off while running (a fused graph raised)
 };
 
+// Dynamic batching (EngineOptions::max_batch): whether it applies, and what it has done since the load.
+struct BatchingReport {
+  bool enabled = false;                 // calls may be batched (the "dynamic_batching" step says why not)
+  int64_t max_batch = 0;                // rows per batch at most
+  int64_t delay_us = 0;                 // the longest a call waits for others
+  int64_t calls = 0;                    // calls that joined a batch
+  int64_t unbatched_calls = 0;          // calls run on their own: not all tensors with a batch, or too many rows
+  int64_t batches = 0;                  // runs of the model for batched calls
+  int64_t rows = 0;                     // the callers' rows in those runs
+  int64_t padded_rows = 0;              // rows added to reach a captured CUDA graph's batch
+  int64_t largest_batch = 0;            // the most callers' rows in one run
+  int64_t retried_batches = 0;          // batches whose run failed, each of their calls then run alone
+  int64_t queued = 0;                   // calls waiting for their batch now
+  std::optional<std::string> disabled;  // why batching was switched off while running (an output without a batch)
+};
+
 // One optimisation step considered at load, applied or skipped.
 struct LoadStep {
-  // "freeze", "precision", "executor_per_shape", "warmup", "onednn_fusion", "cuda_graphs", "pinned_transfers"
+  // "freeze", "precision", "executor_per_shape", "warmup", "onednn_fusion", "cuda_graphs", "pinned_transfers",
+  // "dynamic_batching"
   std::string name;
   bool applied = false;
   std::vector<std::string> shapes;  // the call shapes it was applied to (or skipped for), where it is per shape
@@ -67,6 +84,7 @@ struct LoadReport {
   int64_t parameter_count = 0;        // elements in the module's parameters as loaded (0 for a frozen file)
   std::vector<LoadStep> steps;        // in the order they were taken
   FusionReport fusion;                // oneDNN Graph fusion's trials (a snapshot: "on" mode adds trials later)
+  BatchingReport batching;            // dynamic batching's counters (a snapshot)
   std::vector<std::string> warnings;  // e.g. bf16 on a CPU without bf16 instructions
   LoadTimings timings;
 };

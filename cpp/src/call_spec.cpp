@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ivalue_tensors.h"
 #include "tsnative/errors.h"
 
 namespace tsnative::detail {
@@ -65,17 +66,6 @@ std::string keys_text(const std::vector<std::string>& keys) {
   std::string text = "[";
   for (size_t i = 0; i < keys.size(); ++i) text += (i ? ", '" : "'") + keys[i] + "'";
   return text + "]";
-}
-
-// A rebuilt list's or dict's item type: the items' own (unshaped) type, Any when they differ.
-c10::TypePtr item_type(const std::vector<c10::IValue>& items) {
-  c10::TypePtr common = c10::TensorType::get();
-  for (size_t i = 0; i < items.size(); ++i) {
-    const c10::TypePtr type = c10::unshapedType(items[i].type());
-    if (i == 0) common = type;
-    if (*type != *common) return c10::AnyType::get();
-  }
-  return common;
 }
 
 }  // namespace
@@ -196,7 +186,7 @@ c10::IValue unflatten(std::vector<at::Tensor>& tensors, size_t& next, const Tree
     case TreeSpec::Kind::kDict: {
       std::vector<c10::IValue> items;
       for (const auto& child : spec.children) items.push_back(unflatten(tensors, next, child));
-      const c10::TypePtr type = item_type(items);
+      const c10::TypePtr type = common_item_type(items);
       if (spec.kind == TreeSpec::Kind::kList) {
         c10::impl::GenericList list(type);
         for (auto& item : items) list.push_back(std::move(item));

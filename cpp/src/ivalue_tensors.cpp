@@ -37,4 +37,14 @@ c10::IValue to_device(const c10::IValue& value, c10::Device device) {
   return map_tensors(value, [device](const at::Tensor& tensor) { return tensor.to(device); });
 }
 
+c10::TypePtr common_item_type(const std::vector<c10::IValue>& items) {
+  c10::TypePtr common = c10::TensorType::get();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const c10::TypePtr type = c10::unshapedType(items[i].type());
+    if (i == 0) common = type;
+    if (*type != *common) return c10::AnyType::get();
+  }
+  return common;
+}
+
 }  // namespace tsnative::detail

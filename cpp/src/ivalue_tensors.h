@@ -5,6 +5,7 @@
 #include <c10/core/Device.h>
 
 #include <functional>
+#include <vector>
 
 namespace tsnative::detail {
 
@@ -14,5 +15,9 @@ c10::IValue map_tensors(const c10::IValue& value, const std::function<at::Tensor
 
 // A copy of `value` whose tensors are on `device`. Tensors already on `device` are shared, not copied.
 c10::IValue to_device(const c10::IValue& value, c10::Device device);
+
+// The item type for a list or dict holding `items`: their common type without tensor shapes
+// (Dict[str, Tuple[Tensor, Tensor]] binds where Dict[str, Any] would not), Any when they differ, Tensor when empty.
+c10::TypePtr common_item_type(const std::vector<c10::IValue>& items);
 
 }  // namespace tsnative::detail

@@ -84,3 +84,17 @@ def shapes_text(value: Any) -> str:
     """Tensor shapes in a structure, for a report column: "[2, 3, 224, 224]" or "[2, 4], [2, 4]"."""
     shapes = [str(list(leaf.shape)) for _, leaf in leaves(value) if isinstance(leaf, torch.Tensor)]
     return ", ".join(shapes) if shapes else "-"
+
+
+def recorded_text(item: dict[str, Any]) -> str:
+    """A recorded input or output (the metadata's description) as text: "float32 [N, 3, 224, 224]",
+    "tuple[float32 [N, 4], int]", "dict{ids: int64 [N, 16]}"."""
+    if item["type"] == "Tensor":
+        dims = ["N" if d == -1 else str(d) for d in item["shape"]]
+        return f"{item['dtype']} [{', '.join(dims)}]"
+    items = item.get("items")
+    if isinstance(items, list):
+        return f"{item['type']}[{', '.join(recorded_text(i) for i in items)}]"
+    if isinstance(items, dict):
+        return "dict{" + ", ".join(f"{k}: {recorded_text(v)}" for k, v in items.items()) + "}"
+    return item["type"]

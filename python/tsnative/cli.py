@@ -23,26 +23,23 @@ from pathlib import Path
 from ._version import __version__
 
 
-def _count(text: str) -> int:
-    """argparse type for sizes and counts: a positive integer, refused with a one-line usage error otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(minimum: int, expected: str) -> Callable[[str], int]:
+    """argparse type: an integer >= `minimum`, refused with a one-line usage error naming `expected` otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    """argparse type for --max-batch-size and --queue-delay-us, where 0 means none."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+_count = _integer(1, "a positive integer")  # sizes and counts
+_non_negative = _integer(0, "a non-negative integer")  # --max-batch-size and --queue-delay-us, where 0 means none
 
 
 def _positive_number(text: str) -> float:
@@ -312,6 +309,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from . import _C  # the package imports torch before _C (and _C imports it itself)
+    from ._structure import recorded_text
     from .engine import Engine
 
     # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).
@@ -333,8 +331,8 @@ def _info(args: argparse.Namespace) -> int:
     else:
         lines += [
             f"model       {metadata['model']}",
-            *(f"input       {item['name']}: {_describe(item)}" for item in metadata["inputs"]),
-            f"output      {_describe(metadata['outputs'])}",
+            *(f"input       {item['name']}: {recorded_text(item)}" for item in metadata["inputs"]),
+            f"output      {recorded_text(metadata['outputs'])}",
             f"batch       {_batch_text(metadata)}",
             f"export      {metadata['export_mode']}, optimizations: {', '.join(metadata['optimizations']) or 'none'}",
         ]
@@ -389,19 +387,6 @@ def _batch_text(metadata: dict) -> str:
     if metadata.get("batch"):
         return metadata["batch"]
     return "dynamic (verified)" if metadata["dynamic_batch"] else "as recorded"
-
-
-def _describe(item: dict) -> str:
-    """A metadata description as text: "float32 [N, 3, 224, 224]", "Tuple[float32 [N, 4], ...]"."""
-    if item["type"] == "Tensor":
-        dims = ["N" if d == -1 else str(d) for d in item["shape"]]
-        return f"{item['dtype']} [{', '.join(dims)}]"
-    items = item.get("items")
-    if isinstance(items, list):
-        return f"{item['type']}[{', '.join(_describe(i) for i in items)}]"
-    if isinstance(items, dict):
-        return "dict{" + ", ".join(f"{k}: {_describe(v)}" for k, v in items.items()) + "}"
-    return item["type"]
 
 
 if __name__ == "__main__":

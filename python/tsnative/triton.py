@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from . import _C
+from ._structure import recorded_text
 from ._version import __version__
 
 __all__ = ["DEFAULT_MAX_BATCH_SIZE", "model_config", "write_repository"]
@@ -297,7 +298,7 @@ def _outputs(metadata: dict[str, Any], pt2: bool) -> list[_Tensor]:
         platform = "torch_aoti" if pt2 else "pytorch_libtorch"
         raise ValueError(
             f"outputs: Triton's {platform} platform takes a tensor or a {' or '.join(flat)} of tensors, the model "
-            f"returns a {_structure_text(recorded)}"
+            f"returns a {recorded_text(recorded)}"
         )
     return [
         _tensor(f"OUTPUT__{index}", item, f"item {index} of the returned {recorded['type']}", "output")
@@ -309,7 +310,7 @@ def _tensor(name: str, item: dict[str, Any], origin: str, role: str) -> _Tensor:
     if item["type"] != "Tensor":
         raise ValueError(
             f"{role} {origin}: Triton's PyTorch backend takes tensors (or one dict of tensors as the only input); "
-            f"this is a {_structure_text(item)}"
+            f"this is a {recorded_text(item)}"
         )
     data_type = _DATA_TYPES.get(item["dtype"])
     if data_type is None:
@@ -318,16 +319,6 @@ def _tensor(name: str, item: dict[str, Any], origin: str, role: str) -> _Tensor:
             f"({', '.join(_DATA_TYPES)}), got {item['dtype']}"
         )
     return _Tensor(name, data_type, list(item["shape"]), origin)
-
-
-def _structure_text(item: dict[str, Any]) -> str:
-    """A recorded structure as text: "tuple[Tensor, list[Tensor]]", "dict{a: Tensor}", "int"."""
-    items = item.get("items")
-    if isinstance(items, list):
-        return f"{item['type']}[{', '.join(_structure_text(i) for i in items)}]"
-    if isinstance(items, dict):
-        return "dict{" + ", ".join(f"{k}: {_structure_text(v)}" for k, v in items.items()) + "}"
-    return item["type"]
 
 
 def _max_batch_size(requested: int | None, metadata: dict[str, Any], pt2: bool, tensors: list[_Tensor]) -> int:

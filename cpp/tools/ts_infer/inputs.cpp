@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "../../src/dtypes.h"
+#include "../../src/ivalue_tensors.h"
 #include "tsnative/errors.h"
 #include "tsnative/npy.h"
 
@@ -46,13 +47,7 @@ c10::IValue random_value(const InputSpec& spec, const InputRequest& request, boo
   }
   std::vector<c10::IValue> items;
   for (const auto& item : spec.items) items.push_back(random_value(item, request, false, false, tensors));
-  // The items' own type (Dict[str, Tuple[Tensor, Tensor]] binds where Dict[str, Any] would not), Any if they differ.
-  c10::TypePtr item_type = c10::TensorType::get();
-  for (size_t i = 0; i < items.size(); ++i) {
-    const c10::TypePtr type = c10::unshapedType(items[i].type());
-    if (i == 0) item_type = type;
-    if (*type != *item_type) item_type = c10::AnyType::get();
-  }
+  const c10::TypePtr item_type = detail::common_item_type(items);
   if (tuple) return c10::ivalue::Tuple::create(std::move(items));
   if (spec.type == "list") {
     c10::impl::GenericList list(item_type);

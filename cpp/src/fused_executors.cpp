@@ -1,41 +1,14 @@
 #include "fused_executors.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "error_text.h"
-#include "ivalue_tensors.h"
 #include "optimize.h"
 #include "output_compare.h"
+#include "trial_runs.h"
 #include "tsnative/errors.h"
 
 namespace tsnative::detail {
-namespace {
-
-// A call's own copy: a fused graph must not see (or change) tensors the unfused one runs on.
-std::vector<c10::IValue> copy_of(const std::vector<c10::IValue>& call) {
-  std::vector<c10::IValue> copy;
-  copy.reserve(call.size());
-  for (const auto& value : call) copy.push_back(map_tensors(value, [](const at::Tensor& t) { return t.clone(); }));
-  return copy;
-}
-
-double median_ms(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
-}
-
-template <typename Call>
-double time_ms(const Call& call) {
-  const auto start = std::chrono::steady_clock::now();
-  call();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Interleaved timed runs of each side: enough to tell a clear winner, few enough for a model's load.
-constexpr int kTimedRuns = 5;
-
-}  // namespace
 
 FusedExecutors::FusedExecutors(const torch::jit::Module& module, const torch::jit::Method& method, FusionMode mode,
                                double tolerance)
@@ -101,15 +74,10 @@ std::optional<c10::IValue> FusedExecutors::trial_locked(const std::vector<c10::I
   trial.verified = trial.reason.empty();
   trial.kept = trial.verified;
   if (trial.verified && time_it) {
-    std::vector<double> fused;
-    std::vector<double> plain;
     try {
-      for (int i = 0; i < kTimedRuns; ++i) {
-        plain.push_back(time_ms([&] { unfused(call); }));
-        fused.push_back(time_ms([&] { run_fused(*function, call); }));
-      }
-      trial.fused_ms = median_ms(fused);
-      trial.unfused_ms = median_ms(plain);
+      const auto timings = time_in_turns([&] { unfused(call); }, [&] { run_fused(*function, call); });
+      trial.unfused_ms = timings.first_ms;
+      trial.fused_ms = timings.second_ms;
       trial.kept = *trial.fused_ms < *trial.unfused_ms;
       if (!trial.kept) trial.reason = "slower than the unfused graph";
     } catch (const std::exception& e) {

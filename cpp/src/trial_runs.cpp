@@ -31,7 +31,8 @@ std::vector<c10::IValue> copy_of(const std::vector<c10::IValue>& call) {
 
 TimingsInTurns time_in_turns(const std::function<void()>& first, const std::function<void()>& second) {
   // One run of each sets the repeat count (the slower one's time decides, so neither sample is shorter).
-  const double once = std::max(ms_for(first, 1), ms_for(second, 1));
+  const double first_once = ms_for(first, 1);
+  const double once = std::max(first_once, ms_for(second, 1));
   constexpr int kMaxRepeats = 10'000;
   const int repeats =
       once <= 0.0 ? kMaxRepeats : static_cast<int>(std::clamp(std::ceil(kSampleMs / once), 1.0, double{kMaxRepeats}));

@@ -29,7 +29,6 @@ ISA_ENV = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def engine_profile(pt: Path, x: Any, calls: int) -> dict[str, Any]:
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     import tsnative
@@ -52,10 +51,11 @@ def engine_profile(pt: Path, x: Any, calls: int) -> dict[str, Any]:
             call_ms += event.cpu_time_total / 1e3
             for child in event.cpu_children:
                 kernels[child.name] += child.cpu_time_total / 1e3
+    if call_ms == 0.0:
+        raise SystemExit(f"no fused executor ran, so there is no partition to profile: {engine.optimizations}")
     kernels = {name: total / calls for name, total in kernels.items()}
     call_ms /= calls
     kernel_ms = sum(kernels.values())
-    del torch
     return {
         "optimizations": engine.optimizations,
         "wall_ms": wall_ms,  # predict from Python, unprofiled

@@ -192,3 +192,9 @@ def submit_in_order(
         futures.append(future)
         wait_for(lambda: future.done() or batching(engine)["calls"] > before)  # noqa: B023 (used at once)
     return futures
+
+
+def outputs_in_order(engine: tsnative.Engine, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Every call on a thread of its own (see submit_in_order), then their results, in the calls' order."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [future.result() for future in submit_in_order(pool, engine, calls)]

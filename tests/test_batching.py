@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import tsnative
-from conftest import batching, run_tool, save_scripted, submit_in_order, wait_for
+from conftest import batching, outputs_in_order, run_tool, save_scripted, submit_in_order, wait_for
 
 LONG_DELAY_US = 60_000_000  # a minute: a batch runs when it is full (or at close), never by its delay in a test
 
@@ -127,9 +127,7 @@ def test_calls_of_several_rows_get_their_own_rows(files: dict[str, Path]) -> Non
     engine = tsnative.Engine(files["exact"], max_batch=6, batch_delay_us=LONG_DELAY_US)
     reference = tsnative.Engine(files["exact"])
     inputs = [exact_rows(1, seed=2), exact_rows(2, seed=3), exact_rows(3, seed=4)]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = submit_in_order(pool, engine, [(x,) for x in inputs])
-        outputs = [future.result() for future in futures]
+    outputs = outputs_in_order(engine, [(x,) for x in inputs])
     for x, output in zip(inputs, outputs, strict=True):
         assert torch.equal(output, reference.predict(x))
     assert batching(engine)["batches"] == 1 and batching(engine)["largest_batch"] == 6
@@ -143,8 +141,7 @@ def test_rows_equal_the_engine_run_of_the_same_batch_bit_for_bit(conv_files: dic
     reference = tsnative.Engine(conv_files["exported"], warmup_shapes=shapes)
     torch.manual_seed(3)
     inputs = [torch.randn(1, 3, 16, 16) for _ in range(4)]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outputs = [future.result() for future in submit_in_order(pool, engine, [(x,) for x in inputs])]
+    outputs = outputs_in_order(engine, [(x,) for x in inputs])
     same_batch = reference.predict(torch.cat(inputs))
     for i, output in enumerate(outputs):
         assert torch.equal(output, same_batch[i : i + 1])
@@ -156,8 +153,7 @@ def test_tuple_and_dict_outputs_are_split_and_a_repeated_tensor_stays_one(files:
     reference = tsnative.Engine(files["two_inputs"])
     torch.manual_seed(4)
     calls = [(torch.randn(1, 4), torch.randn(1, 4)) for _ in range(3)]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        outputs = [future.result() for future in submit_in_order(pool, engine, calls)]
+    outputs = outputs_in_order(engine, calls)
     for args, (h1, h2, extra) in zip(calls, outputs, strict=True):
         expected = reference.predict(*args)
         assert torch.equal(h1, expected[0]) and torch.equal(extra["x"], expected[2]["x"])
@@ -167,9 +163,7 @@ def test_tuple_and_dict_outputs_are_split_and_a_repeated_tensor_stays_one(files:
 
 def test_a_caller_holds_its_own_rows_not_the_batch(files: dict[str, Path]) -> None:
     engine = tsnative.Engine(files["exact"], max_batch=4, batch_delay_us=LONG_DELAY_US)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = submit_in_order(pool, engine, [(exact_rows(1, seed=i),) for i in range(4)])
-        outputs = [future.result() for future in futures]
+    outputs = outputs_in_order(engine, [(exact_rows(1, seed=i),) for i in range(4)])
     for output in outputs:
         # Copied out of the batch: the storage is this caller's row, not the other callers' results.
         assert output.untyped_storage().nbytes() == output.numel() * output.element_size()
@@ -228,8 +222,7 @@ def test_a_failing_batch_gives_each_call_its_own_result(files: dict[str, Path]) 
     engine = tsnative.Engine(files["fails_at_4"], max_batch=4, batch_delay_us=LONG_DELAY_US)
     torch.manual_seed(6)
     inputs = [torch.randn(1, 8) for _ in range(4)]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outputs = [future.result() for future in submit_in_order(pool, engine, [(x,) for x in inputs])]
+    outputs = outputs_in_order(engine, [(x,) for x in inputs])
     for x, output in zip(inputs, outputs, strict=True):
         assert torch.equal(output, x * 2.0)
     assert batching(engine)["retried_batches"] == 1
@@ -292,8 +285,7 @@ def test_an_output_without_rows_switches_batching_off_and_no_call_fails(files: d
     engine = tsnative.Engine(files["batch_sum"], max_batch=2, batch_delay_us=LONG_DELAY_US)
     torch.manual_seed(8)
     inputs = [torch.randn(1, 8) for _ in range(2)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        outputs = [future.result() for future in submit_in_order(pool, engine, [(x,) for x in inputs])]
+    outputs = outputs_in_order(engine, [(x,) for x in inputs])
     for x, (doubled, total) in zip(inputs, outputs, strict=True):
         assert torch.equal(doubled, x * 2.0)
         assert torch.equal(total, x.sum())  # the call's own sum: it ran alone
@@ -367,8 +359,7 @@ def test_numpy_inputs_are_batched(files: dict[str, Path]) -> None:
     engine = tsnative.Engine(files["exact"], max_batch=2, batch_delay_us=LONG_DELAY_US)
     reference = tsnative.Engine(files["exact"])
     arrays = [exact_rows(1, seed=40 + i).numpy() for i in range(2)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        outputs = [future.result() for future in submit_in_order(pool, engine, [(array,) for array in arrays])]
+    outputs = outputs_in_order(engine, [(array,) for array in arrays])
     for array, output in zip(arrays, outputs, strict=True):
         assert torch.equal(output, reference.predict(array))
     assert batching(engine)["largest_batch"] == 2

@@ -9,7 +9,6 @@ import json
 import threading
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 import torch
 
 import tsnative
-from conftest import DictAndList, Recurrent, batching, run_tool, small_conv_net, submit_in_order
+from conftest import DictAndList, Recurrent, batching, outputs_in_order, run_tool, small_conv_net
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
@@ -71,8 +70,7 @@ def test_dynamic_batching_runs_a_package_through_the_same_backend_interface(
     reference = tsnative.Engine(path)
     torch.manual_seed(9)
     inputs = [torch.randn(1, 3, 16, 16) for _ in range(4)]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outputs = [future.result() for future in submit_in_order(pool, engine, [(x,) for x in inputs])]
+    outputs = outputs_in_order(engine, [(x,) for x in inputs])
     same_batch = reference.predict(torch.cat(inputs))
     for i, output in enumerate(outputs):
         assert torch.equal(output, same_batch[i : i + 1])  # the package's own run of the same batch

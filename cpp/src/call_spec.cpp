@@ -186,15 +186,8 @@ c10::IValue unflatten(std::vector<at::Tensor>& tensors, size_t& next, const Tree
     case TreeSpec::Kind::kDict: {
       std::vector<c10::IValue> items;
       for (const auto& child : spec.children) items.push_back(unflatten(tensors, next, child));
-      const c10::TypePtr type = common_item_type(items);
-      if (spec.kind == TreeSpec::Kind::kList) {
-        c10::impl::GenericList list(type);
-        for (auto& item : items) list.push_back(std::move(item));
-        return list;
-      }
-      c10::impl::GenericDict dict(c10::StringType::get(), type);
-      for (size_t i = 0; i < items.size(); ++i) dict.insert(spec.keys[i], std::move(items[i]));
-      return dict;
+      if (spec.kind == TreeSpec::Kind::kList) return typed_list(std::move(items));
+      return typed_dict(spec.keys, std::move(items));
     }
   }
   return c10::IValue();

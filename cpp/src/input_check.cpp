@@ -35,25 +35,25 @@ void add_checks(const InputSpec& spec, size_t position, std::vector<std::variant
   }
 }
 
-// The value `check` is about, when `argument` has the recorded structure on the way to it; None otherwise. (A copy
-// of the IValue: it shares the tensor.)
-c10::IValue checked_value(const TensorCheck& check, const c10::IValue& argument) {
-  c10::IValue value = argument;
+// The value `check` is about, when `argument` has the recorded structure on the way to it; nullptr otherwise. It
+// points into `argument`, which owns it: no copy on the per-call path.
+const c10::IValue* checked_value(const TensorCheck& check, const c10::IValue& argument) {
+  const c10::IValue* value = &argument;
   for (const auto& step : check.path) {
     if (const size_t* index = std::get_if<size_t>(&step)) {
-      if (value.isTuple() && *index < value.toTupleRef().elements().size()) {
-        value = value.toTupleRef().elements()[*index];
-      } else if (value.isList() && *index < value.toListRef().size()) {
-        value = value.toListRef()[*index];
+      if (value->isTuple() && *index < value->toTupleRef().elements().size()) {
+        value = &value->toTupleRef().elements()[*index];
+      } else if (value->isList() && *index < value->toListRef().size()) {
+        value = &value->toListRef()[*index];
       } else {
-        return {};
+        return nullptr;
       }
     } else {
-      if (!value.isGenericDict()) return {};
-      const c10::Dict<c10::IValue, c10::IValue> dict = value.toGenericDict();
+      if (!value->isGenericDict()) return nullptr;
+      const c10::Dict<c10::IValue, c10::IValue> dict = value->toGenericDict();
       const auto found = dict.find(std::get<std::string>(step));
-      if (found == dict.end()) return {};
-      value = found->value();
+      if (found == dict.end()) return nullptr;
+      value = &found->value();
     }
   }
   return value;
@@ -78,13 +78,13 @@ void check_tensors(const InputChecks& checks, const std::vector<c10::IValue>& in
   const char* why = compiled ? " (as recorded at export; the package was compiled for it)"
                              : " (as recorded at export; the check_inputs option turns this check off: "
                                "check_inputs=False in Python, --no-input-check in ts-infer)";
-  std::optional<int64_t> batch;  // kCompiled: the dynamic batch's size in this call, from its first tensor
-  std::string batch_from;
+  std::optional<int64_t> batch;             // kCompiled: the dynamic batch's size in this call, from its first tensor
+  const std::string* batch_from = nullptr;  // that tensor's name
   for (const TensorCheck& check : checks.tensors) {
     if (check.position >= inputs.size()) continue;
-    const c10::IValue value = checked_value(check, inputs[check.position]);
-    if (!value.isTensor()) continue;
-    const at::Tensor& tensor = value.toTensor();
+    const c10::IValue* value = checked_value(check, inputs[check.position]);
+    if (value == nullptr || !value->isTensor()) continue;
+    const at::Tensor& tensor = value->toTensor();
     const bool dtype_ok = !check.dtype || tensor.scalar_type() == *check.dtype;
     if (!dtype_ok || !shape_matches(check, tensor.sizes())) {
       const std::string message = "input '" + check.name + "': expected " + check.dtype_name + " tensor " +
@@ -105,9 +105,9 @@ void check_tensors(const InputChecks& checks, const std::vector<c10::IValue>& in
                              shape_text(tensor.sizes().vec()) + why);
         }
         batch = size;
-        batch_from = check.name;
+        batch_from = &check.name;
       } else if (size != *batch) {
-        throw InvalidValue("input '" + check.name + "': expected the batch size of input '" + batch_from + "' (" +
+        throw InvalidValue("input '" + check.name + "': expected the batch size of input '" + *batch_from + "' (" +
                            std::to_string(*batch) + "), got " + shape_text(tensor.sizes().vec()) + why);
       }
     }

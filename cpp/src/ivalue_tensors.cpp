@@ -37,6 +37,8 @@ c10::IValue to_device(const c10::IValue& value, c10::Device device) {
   return map_tensors(value, [device](const at::Tensor& tensor) { return tensor.to(device); });
 }
 
+namespace {
+
 c10::TypePtr common_item_type(const std::vector<c10::IValue>& items) {
   c10::TypePtr common = c10::TensorType::get();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -45,6 +47,20 @@ c10::TypePtr common_item_type(const std::vector<c10::IValue>& items) {
     if (*type != *common) return c10::AnyType::get();
   }
   return common;
+}
+
+}  // namespace
+
+c10::IValue typed_list(std::vector<c10::IValue> items) {
+  c10::impl::GenericList list(common_item_type(items));
+  for (auto& item : items) list.push_back(std::move(item));
+  return list;
+}
+
+c10::IValue typed_dict(const std::vector<std::string>& keys, std::vector<c10::IValue> items) {
+  c10::impl::GenericDict dict(c10::StringType::get(), common_item_type(items));
+  for (size_t i = 0; i < items.size(); ++i) dict.insert(keys.at(i), std::move(items[i]));
+  return dict;
 }
 
 }  // namespace tsnative::detail

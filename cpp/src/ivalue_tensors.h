@@ -5,6 +5,7 @@
 #include <c10/core/Device.h>
 
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace tsnative::detail {
@@ -16,8 +17,10 @@ c10::IValue map_tensors(const c10::IValue& value, const std::function<at::Tensor
 // A copy of `value` whose tensors are on `device`. Tensors already on `device` are shared, not copied.
 c10::IValue to_device(const c10::IValue& value, c10::Device device);
 
-// The item type for a list or dict holding `items`: their common type without tensor shapes
-// (Dict[str, Tuple[Tensor, Tensor]] binds where Dict[str, Any] would not), Any when they differ, Tensor when empty.
-c10::TypePtr common_item_type(const std::vector<c10::IValue>& items);
+// A list, or a dict with string `keys` (one per item), holding `items`, typed by their common type without tensor
+// shapes (Dict[str, Tuple[Tensor, Tensor]] binds where Dict[str, Any] would not): Any when they differ, Tensor when
+// there are none.
+c10::IValue typed_list(std::vector<c10::IValue> items);
+c10::IValue typed_dict(const std::vector<std::string>& keys, std::vector<c10::IValue> items);
 
 }  // namespace tsnative::detail

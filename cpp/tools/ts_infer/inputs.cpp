@@ -47,16 +47,9 @@ c10::IValue random_value(const InputSpec& spec, const InputRequest& request, boo
   }
   std::vector<c10::IValue> items;
   for (const auto& item : spec.items) items.push_back(random_value(item, request, false, false, tensors));
-  const c10::TypePtr item_type = detail::common_item_type(items);
   if (tuple) return c10::ivalue::Tuple::create(std::move(items));
-  if (spec.type == "list") {
-    c10::impl::GenericList list(item_type);
-    for (auto& item : items) list.push_back(std::move(item));
-    return list;
-  }
-  c10::impl::GenericDict dict(c10::StringType::get(), item_type);
-  for (size_t i = 0; i < items.size(); ++i) dict.insert(spec.keys[i], std::move(items[i]));
-  return dict;
+  if (spec.type == "list") return detail::typed_list(std::move(items));
+  return detail::typed_dict(spec.keys, std::move(items));
 }
 
 }  // namespace

@@ -77,15 +77,7 @@ def onnxruntime_profile(onnx_file: Path, x: Any, calls: int, threads: int, folde
     for _ in range(calls):
         session.run(None, feed)
     wall_ms = (time.perf_counter() - start) * 1e3 / calls
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.enable_profiling = True
-    options.profile_file_prefix = str(folder / "ort_profile")
-    profiled = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+    profiled = load_onnx_session(onnx_file, threads, profile_prefix=folder / "ort_profile")
     warm = 5
     for _ in range(warm + calls):
         profiled.run(None, feed)

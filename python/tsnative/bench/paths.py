@@ -84,7 +84,9 @@ def load_aoti_package(file: Path) -> Any:
     return torch._inductor.aoti_load_package(str(file))
 
 
-def load_onnx_session(file: Path, threads: int) -> Any:
+def load_onnx_session(file: Path, threads: int, profile_prefix: Path | None = None) -> Any:
+    """An ONNX Runtime CPU session set up as every benchmark measures it; with `profile_prefix`, its session
+    profiler records each node's time to a JSON file there (InferenceSession.end_profiling() names it)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -92,6 +94,9 @@ def load_onnx_session(file: Path, threads: int) -> Any:
     options.inter_op_num_threads = 1
     # Idle ORT threads spin by default, stealing the cores from the path measured next in the round.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(profile_prefix)
     return onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 
 

@@ -102,7 +102,7 @@ std::vector<std::string> CudaGraphs::shapes() const {
 std::optional<c10::IValue> CudaGraphs::replay(const std::vector<c10::IValue>& inputs) const {
   Captured* match = nullptr;
   for (const auto& captured : graphs_) {
-    if (captured->shape.matches(inputs)) {
+    if (captured->shape.fits(inputs)) {  // copy_ below lays any layout out in the graph's buffers
       match = captured.get();
       break;
     }

@@ -35,16 +35,19 @@ c10::IValue FusedExecutors::trial(const std::vector<c10::IValue>& call, const Ru
 
 std::optional<c10::IValue> FusedExecutors::trial_locked(const std::vector<c10::IValue>& call, const Runner& unfused,
                                                         bool time_it) const {
-  auto shape = CallShape::of_arguments(call);
+  // Tried (and keyed) in a dense layout: an expanded or sliced call's copy, which later calls of its sizes in any
+  // layout can be copied into (CallShape::conform).
+  const std::vector<c10::IValue> laid_out = dense(call);
+  auto shape = CallShape::of_arguments(laid_out);
   {
     const std::shared_lock lock(mutex_);
     // Another thread tried this shape while this one waited for its turn, or the cap is reached: not tried.
     if (tried_.size() >= kMaxShapes) return std::nullopt;
     for (const auto& seen : tried_) {
-      if (shape && seen.matches(call)) return std::nullopt;
+      if (shape && seen.fits(call)) return std::nullopt;
     }
   }
-  c10::IValue reference = unfused(copy_of(call));
+  c10::IValue reference = unfused(copy_of(laid_out));
   FusionTrial trial;
   if (!shape) {
     // Containers as arguments: no key to specialise an executor on (run() sends such calls unfused).
@@ -60,7 +63,7 @@ std::optional<c10::IValue> FusedExecutors::trial_locked(const std::vector<c10::I
   int call_number = 0;
   try {
     for (call_number = 1; call_number <= kTrialCalls; ++call_number) {
-      const auto agreement = compare_outputs(run_fused(*function, copy_of(call)), reference, tolerance_);
+      const auto agreement = compare_outputs(run_fused(*function, copy_of(laid_out)), reference, tolerance_);
       trial.max_relative_diff = std::max(trial.max_relative_diff, agreement.max_relative_diff);
       if (agreement.problem) {
         trial.reason =
@@ -75,7 +78,7 @@ std::optional<c10::IValue> FusedExecutors::trial_locked(const std::vector<c10::I
   trial.kept = trial.verified;
   if (trial.verified && time_it) {
     try {
-      const auto timings = time_in_turns([&] { unfused(call); }, [&] { run_fused(*function, call); });
+      const auto timings = time_in_turns([&] { unfused(laid_out); }, [&] { run_fused(*function, laid_out); });
       trial.unfused_ms = timings.first_ms;
       trial.fused_ms = timings.second_ms;
       trial.kept = *trial.fused_ms < *trial.unfused_ms;
@@ -99,14 +102,14 @@ c10::IValue FusedExecutors::run(std::vector<c10::IValue> inputs, const Runner& u
   {
     const std::shared_lock lock(mutex_);
     for (const auto& executor : executors_) {
-      if (executor.shape.matches(inputs)) {
+      if (executor.shape.fits(inputs)) {
+        executor.shape.conform(inputs);  // the fused kernels read the layout they were verified for
         function = executor.function;
         break;
       }
     }
     if (!function && mode_ == FusionMode::kOn && tried_.size() < kMaxShapes) {
-      try_now =
-          std::none_of(tried_.begin(), tried_.end(), [&](const CallShape& shape) { return shape.matches(inputs); });
+      try_now = std::none_of(tried_.begin(), tried_.end(), [&](const CallShape& shape) { return shape.fits(inputs); });
     }
   }
   // "on": a call shape seen for the first time is tried now, and its unfused output answers this call. Calls with

@@ -19,7 +19,8 @@ ShapeExecutors::ShapeExecutors(const torch::jit::Module& module, torch::jit::Met
 
 std::optional<c10::IValue> ShapeExecutors::run(std::vector<c10::IValue>& inputs) const {
   for (const auto& executor : executors_) {
-    if (!executor.shape.matches(inputs)) continue;
+    if (!executor.shape.fits(inputs)) continue;
+    executor.shape.conform(inputs);  // the layout it was specialised for: its guards then hold, no fallback
     torch::jit::Stack stack;
     stack.reserve(inputs.size() + 1);
     stack.push_back(self_);  // the method's graph takes the module as its first input

@@ -25,8 +25,8 @@ class ShapeExecutors {
   ShapeExecutors(const torch::jit::Module& module, torch::jit::Method& method,
                  const std::vector<std::vector<c10::IValue>>& calls, std::vector<LoadStep>& steps);
 
-  // Runs the executor specialised for exactly these tensors, which it then takes from `inputs`; nullopt (and
-  // `inputs` untouched) when none is.
+  // Runs the executor specialised for these tensors' sizes, which it then takes from `inputs` (copied into the
+  // executor's layout where theirs differs); nullopt (and `inputs` untouched) when none is.
   std::optional<c10::IValue> run(std::vector<c10::IValue>& inputs) const;
 
   size_t size() const { return executors_.size(); }

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,14 @@ class WithBatchSum(torch.nn.Module):
         return x * 2.0, x.sum()
 
 
+class ItemPerRow(torch.nn.Module):
+    """One list item per row, each with two rows of its own: at a batch of two, the list also has two items of two
+    rows, which looks like rows to cut but is not."""
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [torch.stack([r, r * 10.0]) for r in x.unbind(0)]
+
+
 class TwoInputs(torch.nn.Module):
     """(x, h) -> (new_h, new_h, {"x": x + 1}): two batched inputs, a tensor returned twice, a dict."""
 
@@ -94,6 +105,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "poisonable": tsnative.export(Poisonable(), torch.randn(2, 8), folder / "poisonable.pt").path,
         "fails_at_4": tsnative.export(FailsAtFourRows(), torch.randn(1, 8), folder / "fails_at_4.pt").path,
         "batch_sum": tsnative.export(WithBatchSum(), torch.randn(2, 8), folder / "batch_sum.pt").path,
+        "item_per_row": tsnative.export(
+            torch.jit.script(ItemPerRow()), torch.randn(2, 8), folder / "item_per_row.pt"
+        ).path,
         "two_inputs": tsnative.export(
             TwoInputs(), (torch.randn(2, 4), torch.randn(2, 4)), folder / "two_inputs.pt"
         ).path,
@@ -212,7 +226,8 @@ def test_a_poisoned_request_among_good_ones_fails_alone(files: dict[str, Path]) 
                 assert torch.equal(future.result(), x * 2.0 + 1.0)
     report = batching(engine)
     assert report["retried_batches"] == 1
-    assert report["batches"] == 1 + 4  # the failed batch, then each call alone
+    # The failed batch answered no one: it counts as retried, not as a batch (nor are its rows counted twice).
+    assert (report["batches"], report["rows"]) == (4, 4)
     four_rows = torch.cat([inputs[0]] * 4)  # a full batch on its own: it runs without waiting for the delay
     assert torch.equal(engine.predict(four_rows), four_rows * 2.0 + 1.0)  # the engine is still usable
 
@@ -263,7 +278,8 @@ def test_calls_of_other_shapes_and_dtypes_run_in_batches_of_their_own(files: dic
                 assert output.dtype == x.dtype and torch.equal(output, x * 2.0 + 1.0)
     report = batching(engine)
     assert report["largest_batch"] == 2 and report["retried_batches"] == 1
-    assert report["batches"] == 3 + 2  # three batches of two, the poisoned one's two calls again alone
+    assert report["batches"] == 2 + 2  # two batches of two; the poisoned one's two calls, each alone
+    assert report["rows"] == 6
 
 
 def test_calls_that_cannot_be_batched_run_on_their_own(files: dict[str, Path]) -> None:
@@ -295,6 +311,71 @@ def test_an_output_without_rows_switches_batching_off_and_no_call_fails(files: d
     assert batching(engine)["unbatched_calls"] == 1  # later calls no longer queue
 
 
+def test_a_list_with_an_item_per_row_is_not_cut_and_switches_batching_off(files: dict[str, Path]) -> None:
+    # Two one-row callers batched: the output is a list of two items of two rows each. Cut by rows, each caller got
+    # two items, one of them computed from the other caller's input.
+    engine = tsnative.Engine(files["item_per_row"], max_batch=8, batch_delay_us=LONG_DELAY_US)
+    torch.manual_seed(9)
+    inputs = [torch.randn(1, 8) for _ in range(2)]
+    outputs = outputs_in_order(engine, [(x,) for x in inputs])
+    for x, output in zip(inputs, outputs, strict=True):
+        assert len(output) == 1
+        assert torch.equal(output[0], torch.stack([x[0], x[0] * 10.0]))
+    report = batching(engine)
+    assert report["disabled"] == "output is a list of 2 items, as many as the batch's rows: an item per row"
+    assert report["batches"] == 2 and report["rows"] == 2  # each call run alone, counted once
+
+
+class Slow(torch.nn.Module):
+    """Long enough per call (~0.1 s) that a fork lands while the batching worker runs a batch."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for _ in range(300):
+            y = torch.tanh(y @ torch.ones(64, 64) * 0.01)
+        return y
+
+
+def test_a_child_forked_while_a_batch_runs_can_use_and_close_its_engine(tmp_path: Path) -> None:
+    # At the fork the parent's worker held the engine's closing lock (shared, running a batch): a child that took it
+    # exclusively (close(), or the engine's destructor at exit) waited for a thread it does not have.
+    path = tsnative.export(Slow(), torch.randn(2, 64), tmp_path / "slow.pt").path
+    engine = tsnative.Engine(path, max_batch=4, batch_delay_us=0)
+    x = torch.randn(1, 64)
+    expected = engine.predict(x)
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            engine.predict(x)
+
+    threads = [threading.Thread(target=traffic) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: batching(engine)["batches"] >= 3)
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:  # the child: no worker thread; every call runs on its own
+                code = 0 if torch.equal(engine.predict(x), expected) else 3
+                engine.load_report  # noqa: B018 (reads the counters)
+                engine.close()
+                os._exit(code)
+            deadline = time.monotonic() + 60
+            while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if done == (0, 0):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            assert done != (0, 0), "the forked child hung"
+            assert os.waitstatus_to_exitcode(done[1]) == 0
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    engine.close()
+
+
 # --- Close, the destructor, the GIL ---------------------------------------------------------------------------------
 
 
@@ -309,6 +390,7 @@ def test_close_runs_the_queued_calls_then_refuses_new_ones(files: dict[str, Path
         for x, future in zip(inputs, futures, strict=True):
             assert torch.equal(future.result(), reference.predict(x))
     assert batching(engine)["batches"] == 1 and batching(engine)["queued"] == 0
+    assert not batching(engine)["enabled"]  # a closed engine batches nothing
     with pytest.raises(ValueError, match="closed"):
         engine.predict(inputs[0])
 

@@ -47,6 +47,11 @@ std::optional<std::string> unsplittable_at(const c10::IValue& value, int64_t row
   }
   if (value.isList()) {
     const auto list = value.toList();
+    // A list as long as the batch most likely holds an item per row (torchvision's detections, a model's
+    // per-image results): its items' own dimension 0 is not the batch's, even where its size happens to match.
+    if (static_cast<int64_t>(list.size()) == rows) {
+      return path + " is a list of " + std::to_string(rows) + " items, as many as the batch's rows: an item per row";
+    }
     for (size_t i = 0; i < list.size(); ++i) {
       if (auto reason = unsplittable_at(list.get(i), rows, child_path(path, static_cast<int64_t>(i)))) return reason;
     }

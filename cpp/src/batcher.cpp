@@ -23,11 +23,9 @@ Batcher::Batcher(Run run, Settings settings)
   worker_ = std::thread([this] { work(); });
 }
 
-Batcher::~Batcher() { close(); }
-
 std::optional<c10::IValue> Batcher::submit(const std::vector<c10::IValue>& call) {
   // After fork() the child has this object but not its worker thread: its calls run on their own.
-  if (static_cast<int>(getpid()) != pid_) return std::nullopt;
+  if (forked()) return std::nullopt;
   auto batch = batchable(call, settings_.max_batch);
   std::future<c10::IValue> result;
   bool wake = false;
@@ -53,22 +51,29 @@ std::optional<c10::IValue> Batcher::submit(const std::vector<c10::IValue>& call)
 }
 
 void Batcher::close() {
+  // A forked child never takes the batcher's locks: the parent's worker may have held one at the fork, and no
+  // thread of the child would ever release it. The child has no worker to stop.
+  if (forked()) return;
   {
     const std::lock_guard lock(mutex_);
     closing_ = true;
   }
   wake_.notify_all();
   const std::lock_guard joining(joining_);
-  if (!worker_.joinable()) return;
-  if (static_cast<int>(getpid()) != pid_) {
-    worker_.detach();  // a forked child: the worker thread is the parent's
-    return;
-  }
-  worker_.join();
+  if (worker_.joinable()) worker_.join();
 }
 
+Batcher::~Batcher() {
+  close();
+  if (worker_.joinable()) worker_.detach();  // a forked child's copy: the thread is the parent's
+}
+
+bool Batcher::forked() const { return static_cast<int>(getpid()) != pid_; }
+
 void Batcher::refresh(BatchingReport& report) const {
-  const std::lock_guard lock(mutex_);
+  // In a forked child the counters are the parent's at the fork, read without the lock (see close()).
+  std::unique_lock lock(mutex_, std::defer_lock);
+  if (!forked()) lock.lock();
   report.calls = counters_.calls;
   report.unbatched_calls = counters_.unbatched_calls;
   report.batches = counters_.batches;
@@ -177,15 +182,14 @@ void Batcher::run_batch(std::vector<Call>& calls) {
   } catch (...) {
     // The batch failed: each of its calls runs alone, so that a call fails with its own error only and the others
     // get their results, whether one call's data made the model raise or the batch's size did (out of memory).
+    // The failed run answered no one: it is counted as retried, and its calls as the runs that answer them.
     {
       const std::lock_guard lock(mutex_);
       ++counters_.retried_batches;
     }
-    count_run(rows, run_rows - rows);
     run_alone(calls);
     return;
   }
-  count_run(rows, run_rows - rows);
   if (auto reason = unsplittable(output, run_rows)) {
     // An output with no row per call (a batch-wide mean, a count) cannot be cut: these calls run alone, and so do
     // all later ones. The model's outputs are what they are for every call, so this is said once, in the report.
@@ -196,6 +200,7 @@ void Batcher::run_batch(std::vector<Call>& calls) {
     run_alone(calls);
     return;
   }
+  count_run(rows, run_rows - rows);
   int64_t start = 0;
   for (auto& call : calls) {
     try {

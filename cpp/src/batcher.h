@@ -74,6 +74,8 @@ class Batcher {
     int64_t rows = 0;        // theirs, together
   };
 
+  // Whether this is a forked child of the process that started the worker.
+  bool forked() const;
   void work();
   // Waits for a batch to be due and takes it out of its queue; empty when closed and nothing is left.
   std::vector<Call> next_batch(std::unique_lock<std::mutex>& lock);

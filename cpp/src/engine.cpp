@@ -1,6 +1,7 @@
 #include "tsnative/engine.h"
 
 #include <c10/core/GradMode.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
@@ -27,6 +28,9 @@ struct Engine::Impl {
   std::optional<at::ScalarType> precision;   // the reduced floating-point type, when not float32
   std::unique_ptr<detail::Backend> backend;  // null once closed
   mutable std::shared_mutex closing;         // run() holds it shared, close() exclusively
+  // The process that loaded the engine. A forked child's copy of `closing` may count a reader that was the parent's
+  // batching worker (mid-batch at the fork): no thread of the child would ever release it.
+  int pid = static_cast<int>(getpid());
   // Kept from the backend so that they outlive close().
   std::optional<c10::FunctionSchema> schema;
   std::vector<std::string> method_names;
@@ -218,7 +222,9 @@ void Engine::Impl::start_batching(const std::vector<InputSpec>& recorded) {
 }
 
 Engine::~Engine() {
-  if (impl_ && impl_->batcher) impl_->batcher->close();  // queued calls complete before the model goes
+  // As close(): queued calls complete, and a call in progress on another thread (it holds `closing` shared)
+  // finishes before the model goes.
+  if (impl_) close();
 }
 
 c10::IValue Engine::run(std::vector<c10::IValue> inputs) const {
@@ -273,9 +279,12 @@ void Engine::close() {
   if (impl_->batcher) impl_->batcher->close();
   std::unique_ptr<detail::Backend> released;
   {
-    const std::unique_lock exclusive(impl_->closing);
+    std::unique_lock exclusive(impl_->closing, std::defer_lock);
+    if (static_cast<int>(getpid()) == impl_->pid) exclusive.lock();  // a forked child has no other thread
     // The facts of a fusion in "on" mode stay readable after close.
     if (impl_->backend) impl_->backend->refresh(impl_->report);
+    if (impl_->batcher) impl_->batcher->refresh(impl_->report.batching);
+    impl_->report.batching.enabled = false;
     released = std::move(impl_->backend);
   }
 }

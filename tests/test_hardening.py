@@ -231,3 +231,55 @@ def test_files_with_bare_nan_metadata_from_earlier_versions_still_load(tmp_path:
     assert engine.predict(torch.tensor([[-1.0, 0.0, 2.0], [1.0, -2.0, 3.0]])).tolist() == [[0, 0, 2], [1, 0, 3]]
     with pytest.raises(ValueError, match=r"input 'x': expected float32 tensor of shape \[2, 3\]"):
         engine.predict(torch.ones(4, 3))  # the recorded inputs are still read and checked
+
+
+@pytest.mark.parametrize("depth", [20_000, 200_000])
+def test_deeply_nested_metadata_is_a_one_line_error_everywhere(tmp_path: Path, depth: int) -> None:
+    # 200,000 nested lists (400 KB) overflowed the stack in the C++ reader's re-serialisation (a segfault); 20,000
+    # were a raw RecursionError in Engine.metadata.
+    nested = "[" * depth + "]" * depth
+    text = '{"format": "tsnative.metadata/1", "inputs": [], "extra": ' + nested + "}"
+    path = tmp_path / "nested.pt"
+    torch.jit.script(torch.nn.ReLU()).save(str(path), _extra_files={"tsnative.json": text})
+    expected = "nested at most 100 levels deep, got deeper"
+    with pytest.raises(ValueError, match=expected):
+        tsnative._C.parse_metadata(text)
+    with pytest.raises(tsnative.ModelLoadError, match=expected):
+        tsnative.Engine(path)
+    engine = tsnative.Engine(path, check_inputs=False)  # the metadata is not read at load: read when asked for
+    with pytest.raises(ValueError, match=expected):
+        engine.metadata  # noqa: B018
+    for command in (["info", str(path)], ["triton", str(path), "--repo", str(tmp_path / "repo")]):
+        result = subprocess.run(
+            [sys.executable, "-m", "tsnative.cli", *command], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode != 0 and result.returncode > 0, result.stderr  # an exit code, not a signal
+        assert "Traceback" not in result.stderr and expected in result.stderr, result.stderr
+
+
+class RaisesFirst(tsnative.Engine):
+    def __init__(self, path: Path) -> None:
+        raise RuntimeError("a subclass that fails before loading")
+
+
+def test_an_engine_never_loaded_is_a_type_error_not_a_crash(tmp_path: Path) -> None:
+    # pybind11 hands a method of an object whose __init__ never built the C++ engine a null pointer: repr (pytest
+    # --showlocals, Sentry, rich tracebacks) crashed the process or spun.
+    for make in (lambda: tsnative.Engine.__new__(tsnative.Engine), lambda: RaisesFirst.__new__(RaisesFirst)):
+        engine = make()
+        for touch in (
+            repr,
+            lambda e: e.predict(torch.ones(1)),
+            lambda e: e(torch.ones(1)),
+            lambda e: e.closed,
+            lambda e: e.load_report,
+            lambda e: e.schema,
+            lambda e: e.path,
+            lambda e: e.fusion,
+            lambda e: e.close(),
+            lambda e: e.time(torch.ones(1)),
+        ):
+            with pytest.raises(TypeError, match="this engine was never loaded"):
+                touch(engine)
+    with pytest.raises(RuntimeError, match="fails before loading"):
+        RaisesFirst(tmp_path / "any.pt")

@@ -100,6 +100,28 @@ py::dict report_dict(const LoadReport& report) {
 
 }  // namespace
 
+namespace {
+
+[[noreturn]] void never_loaded() {
+  throw py::type_error(
+      "tsnative.Engine: this engine was never loaded (its __init__ did not run, or raised before it loaded the "
+      "model); create it with tsnative.Engine(path, ...)");
+}
+
+}  // namespace
+
+Engine& loaded_engine(py::handle self) {
+  if (!py::isinstance<Engine>(self))
+    throw py::type_error("expected a tsnative.Engine, got " + py::repr(self).cast<std::string>());
+  // pybind11 hands a method of such an object a pointer to memory that holds no engine: the holder says.
+  auto* instance = reinterpret_cast<py::detail::instance*>(self.ptr());
+  const auto held = instance->get_value_and_holder(py::detail::get_type_info(typeid(Engine)), false);
+  if (!held || !held.holder_constructed()) never_loaded();
+  auto* engine = held.value_ptr<Engine>();
+  if (engine == nullptr) never_loaded();
+  return *engine;
+}
+
 std::optional<CallShapes> OptionType<CallShapes>::load(py::handle value) {
   if (value.is_none()) return CallShapes();  // none declared
   if (!PySequence_Check(value.ptr()) || PyUnicode_Check(value.ptr())) return std::nullopt;
@@ -146,7 +168,8 @@ void bind_engine(py::module_& module) {
            py::arg("path"), py::arg("options") = EngineOptions())
       .def(
           "time",
-          [](const Engine& engine, const py::args& inputs, int warmup, int iterations, int64_t batch_size) {
+          [](py::handle self, const py::args& inputs, int warmup, int iterations, int64_t batch_size) {
+            const Engine& engine = loaded_engine(self);
             const auto values = call_arguments(engine, PySequence_Fast_ITEMS(inputs.ptr()),
                                                static_cast<Py_ssize_t>(inputs.size()), nullptr);
             py::gil_scoped_release release;  // the whole timed loop runs in C++
@@ -157,49 +180,62 @@ void bind_engine(py::module_& module) {
           "Times the method on `inputs` in a C++ loop (the routine behind ts-infer --iters), GIL released: one first "
           "run, `warmup` untimed runs, then `iterations` timed ones; CUDA is synchronised before each clock reading. "
           "`batch_size` (items per run) only scales the throughput.")
-      .def("close", &Engine::close, py::call_guard<py::gil_scoped_release>(),
-           "Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress and first runs "
-           "the calls waiting for a batch (max_batch). Later calls raise ValueError. `with Engine(...) as engine:` "
-           "closes it on leaving the block.")
-      .def_property_readonly("closed", &Engine::closed, "Whether close() was called.")
-      .def_property_readonly("path", &Engine::path, "The model file loaded.")
+      .def(
+          "close",
+          [](py::handle self) {
+            Engine& engine = loaded_engine(self);
+            py::gil_scoped_release release;
+            engine.close();
+          },
+          "Releases the model (weights, executors, CUDA graphs) now; waits for calls in progress and first runs "
+          "the calls waiting for a batch (max_batch). Later calls raise ValueError. `with Engine(...) as engine:` "
+          "closes it on leaving the block.")
       .def_property_readonly(
-          "device", [](const Engine& engine) { return engine.device().str(); },
+          "closed", [](py::handle self) { return loaded_engine(self).closed(); }, "Whether close() was called.")
+      .def_property_readonly(
+          "path", [](py::handle self) { return loaded_engine(self).path(); }, "The model file loaded.")
+      .def_property_readonly(
+          "device", [](py::handle self) { return loaded_engine(self).device().str(); },
           "The device the model runs on, e.g. \"cpu\" or \"cuda:0\".")
       .def_property_readonly(
-          "options", [](const Engine& engine) { return engine.options(); }, "The options the engine was loaded with.")
+          "options", [](py::handle self) { return loaded_engine(self).options(); },
+          "The options the engine was loaded with.")
       .def_property_readonly(
-          "method", [](const Engine& engine) { return engine.options().method; }, "The method predict() runs.")
+          "method", [](py::handle self) { return loaded_engine(self).options().method; }, "The method predict() runs.")
       .def_property_readonly(
-          "precision", [](const Engine& engine) { return engine.options().precision; },
+          "precision", [](py::handle self) { return loaded_engine(self).options().precision; },
           "The floating-point format the model runs in: \"fp32\", \"bf16\" or \"fp16\".")
       .def_property_readonly(
-          "outputs_on_device", [](const Engine& engine) { return engine.options().outputs_on_device; },
+          "outputs_on_device", [](py::handle self) { return loaded_engine(self).options().outputs_on_device; },
           "Whether outputs stay on the device instead of coming back to the CPU.")
-      .def_property_readonly("load_seconds", &Engine::load_seconds,
-                             "Wall time of loading: file checks, deserialisation, optimisations, warm-up "
-                             "(load_report['timings'] has each phase).")
-      .def_property_readonly("schema", &Engine::signature,
-                             "The method's arguments (names, types, defaults) and return type; str() gives one line.")
-      .def_property_readonly("method_names", &Engine::method_names,
-                             "Every method of the model (forward and any @torch.jit.export ones).")
-      .def_property_readonly("_metadata_json", &Engine::metadata_json)
       .def_property_readonly(
-          "parameter_count", &Engine::parameter_count,
+          "load_seconds", [](py::handle self) { return loaded_engine(self).load_seconds(); },
+          "Wall time of loading: file checks, deserialisation, optimisations, warm-up "
+          "(load_report['timings'] has each phase).")
+      .def_property_readonly(
+          "schema", [](py::handle self) { return loaded_engine(self).signature(); },
+          "The method's arguments (names, types, defaults) and return type; str() gives one line.")
+      .def_property_readonly(
+          "method_names", [](py::handle self) { return loaded_engine(self).method_names(); },
+          "Every method of the model (forward and any @torch.jit.export ones).")
+      .def_property_readonly("_metadata_json", [](py::handle self) { return loaded_engine(self).metadata_json(); })
+      .def_property_readonly(
+          "parameter_count", [](py::handle self) { return loaded_engine(self).parameter_count(); },
           "Elements in the module's parameters; 0 for a frozen module (see metadata[\"parameters\"]).")
       .def_property_readonly(
-          "load_report", [](const Engine& engine) { return report_dict(engine.load_report()); },
+          "load_report", [](py::handle self) { return report_dict(loaded_engine(self).load_report()); },
           "What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, "
           "applied, shapes, reason, note}], fusion, batching: {enabled, max_batch, delay_us, calls, "
           "unbatched_calls, batches, rows, padded_rows, largest_batch, retried_batches, queued, disabled}, "
           "warnings, timings: {read_s, deserialize_s, optimize_s, prepare_s, total_s}}. A snapshot: fusion in "
           "\"on\" mode adds trials as new shapes come, and batching counts calls as they run.")
-      .def_property_readonly("optimizations", &Engine::optimizations,
-                             "The load's steps for people, one line each (load_report['steps'][i]['note']), e.g. "
-                             "[\"freeze\", \"executor_per_shape x2\", \"warmup x2\", \"onednn_fusion x1 of 2 "
-                             "shapes\"].")
       .def_property_readonly(
-          "fusion", [](const Engine& engine) { return fusion_dict(engine.fusion()); },
+          "optimizations", [](py::handle self) { return loaded_engine(self).optimizations(); },
+          "The load's steps for people, one line each (load_report['steps'][i]['note']), e.g. "
+          "[\"freeze\", \"executor_per_shape x2\", \"warmup x2\", \"onednn_fusion x1 of 2 "
+          "shapes\"].")
+      .def_property_readonly(
+          "fusion", [](py::handle self) { return fusion_dict(loaded_engine(self).fusion()); },
           "What oneDNN Graph fusion did, as facts: {mode, tried, skipped_reason, trials: [{shape, verified, kept, "
           "max_relative_diff, fused_ms, unfused_ms, reason}], disabled (why fusion was switched off while running, "
           "or None)}.");

@@ -24,7 +24,7 @@ Raises ``TypeError`` naming the expected and given types for a wrong argument co
 
 PyObject* predict(PyObject* self, PyObject* const* args, Py_ssize_t count, PyObject* keyword_names) {
   try {
-    const auto& engine = py::cast<const Engine&>(py::handle(self));
+    const Engine& engine = loaded_engine(py::handle(self));
     std::vector<c10::IValue> inputs = call_arguments(engine, args, count, keyword_names);
     c10::IValue output;
     {

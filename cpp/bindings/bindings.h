@@ -3,7 +3,16 @@
 
 #include <pybind11/pybind11.h>
 
+namespace tsnative {
+class Engine;
+}
+
 namespace tsnative::python {
+
+// The C++ engine of `self` (a tsnative.Engine) when it was loaded; otherwise TypeError. A Python object whose
+// __init__ never built its engine (a subclass's __init__ that raised first, Engine.__new__(Engine)) reaches C++
+// with no object behind it: pybind11 hands methods a null pointer.
+Engine& loaded_engine(pybind11::handle self);
 
 void bind_errors(pybind11::module_& module);
 void bind_signature(pybind11::module_& module);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ivalue_tensors.h"
+#include "json_depth.h"
 #include "tsnative/errors.h"
 
 namespace tsnative::detail {
@@ -18,7 +19,8 @@ constexpr int kMaxDepth = 64;
 std::vector<std::string> dict_keys(const Json& node) {
   const Json& context = node.at("context");
   if (!context.is_string()) refuse("expected a dict's keys as JSON text, got " + context.dump());
-  const Json keys = Json::parse(context.get<std::string>());
+  const Json keys =
+      parse_bounded<Json>(context.get<std::string>(), [] { refuse("expected a dict's keys, got deeper"); });
   if (!keys.is_array()) refuse("expected a dict's keys as a list, got " + keys.dump());
   std::vector<std::string> names;
   for (const Json& key : keys) {
@@ -72,7 +74,9 @@ std::string keys_text(const std::vector<std::string>& keys) {
 
 TreeSpec parse_tree_spec(const std::string& text) {
   try {
-    const Json spec = Json::parse(text);
+    const Json spec = parse_bounded<Json>(text, [] {
+      refuse("expected a spec nested at most " + std::to_string(kMaxJsonDepth) + " levels deep, got deeper");
+    });
     if (!spec.is_array() || spec.size() != 2 || spec[0] != 1) {
       refuse("expected [1, {...}] (pytree protocol 1), got " + text.substr(0, 60));
     }

@@ -4,6 +4,7 @@
 
 #include <regex>
 
+#include "json_depth.h"
 #include "tsnative/errors.h"
 
 namespace tsnative {
@@ -33,7 +34,9 @@ std::string without_bare_nan(const std::string& text) {
 
 Json parse(const std::string& text, bool legacy_nan) {
   try {
-    return Json::parse(legacy_nan ? without_bare_nan(text) : text);
+    return detail::parse_bounded<Json>(legacy_nan ? without_bare_nan(text) : text, [] {
+      refuse("expected JSON nested at most " + std::to_string(detail::kMaxJsonDepth) + " levels deep, got deeper");
+    });
   } catch (const Json::exception& e) {
     refuse(std::string("expected strict JSON text (no NaN or Infinity), got text that does not parse (") + e.what() +
            ")");

@@ -8,6 +8,7 @@
 #include "aoti_backend.h"
 #include "archive_check.h"
 #include "error_text.h"
+#include "json_depth.h"
 #include "model_bytes.h"
 #include "sha256.h"
 #include "tsnative/engine.h"
@@ -47,7 +48,9 @@ torch::jit::Module load_checked(const std::string& path, c10::Device device, con
 
 namespace tsnative {
 
-std::string read_metadata_json(const std::string& path) {
+namespace {
+
+std::string metadata_record(const std::string& path) {
   const auto bytes = detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile);
   if (detail::is_aoti_package(bytes)) {
     detail::check_aoti_package(path, bytes, 0);
@@ -63,6 +66,23 @@ std::string read_metadata_json(const std::string& path) {
   } catch (const c10::Error& e) {
     throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
   }
+}
+
+}  // namespace
+
+std::string read_metadata_json(const std::string& path) {
+  std::string text = metadata_record(path);
+  // Raw text for the tools, which may show metadata this version does not read; but never a nesting that their
+  // JSON readers (Python's json, this one's dump) would recurse through until the stack runs out.
+  try {
+    detail::parse_bounded<nlohmann::json>(text, [&] {
+      throw ModelLoadError(path, "metadata: expected JSON nested at most " + std::to_string(detail::kMaxJsonDepth) +
+                                     " levels deep, got deeper");
+    });
+  } catch (const nlohmann::json::exception&) {
+    // Not JSON: the reader that parses it says so in its own words.
+  }
+  return text;
 }
 
 }  // namespace tsnative

@@ -68,6 +68,12 @@ def test_numpy_inputs_anywhere(recurrent_file: Path, tmp_path: Path) -> None:
     read_only.flags.writeable = False
     torch.testing.assert_close(engine.predict(read_only, h0)[0], h)
 
+    # Negative strides (img[..., ::-1], BGR to RGB) cannot be a tensor's: copied, as read-only arrays are.
+    flipped = x[:, ::-1]
+    expected = python_reference(recurrent_file)(torch.from_numpy(flipped.copy()), torch.from_numpy(h0))[0]
+    torch.testing.assert_close(engine.predict(flipped, h0)[0], expected)
+    torch.testing.assert_close(engine.predict(x[::-1], h0[::-1])[0], engine.predict(x[::-1].copy(), h0[::-1].copy())[0])
+
     dict_path = save_scripted(DictAndList(), tmp_path / "dict_list.pt")
     features = {"a": np.ones(3, np.float32), "b": np.zeros(3, np.float32)}
     mapping, _ = tsnative.Engine(dict_path).predict(features, [np.array(2.0, dtype=np.float32)] * 2)

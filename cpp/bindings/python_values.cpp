@@ -23,7 +23,8 @@ bool is_numpy_array(py::handle value) {
 }
 
 // `value` with numpy arrays (also inside tuples, lists and dicts) as tensors and numpy scalars as Python ones.
-// Arrays share memory with their tensors; a read-only array is copied, since torch cannot wrap it safely.
+// Arrays share memory with their tensors; a read-only array is copied, since torch cannot wrap it safely, and so
+// is one with a negative stride (img[..., ::-1], BGR to RGB), which a tensor cannot describe.
 // Tensors, None and plain Python scalars, the common arguments, return at once.
 py::object with_numpy_as_torch(py::handle value) {
   PyObject* object = value.ptr();
@@ -33,7 +34,12 @@ py::object with_numpy_as_torch(py::handle value) {
   }
   if (torch::utils::is_numpy_available() && is_numpy_array(value)) {
     const bool writeable = value.attr("flags").attr("writeable").cast<bool>();
-    const py::object array = writeable ? py::reinterpret_borrow<py::object>(value) : value.attr("copy")();
+    bool negative_stride = false;
+    for (const auto& stride : py::reinterpret_steal<py::tuple>(PyObject_GetAttrString(object, "strides"))) {
+      negative_stride = negative_stride || stride.cast<int64_t>() < 0;
+    }
+    const py::object array =
+        writeable && !negative_stride ? py::reinterpret_borrow<py::object>(value) : value.attr("copy")();
     return py::reinterpret_steal<py::object>(THPVariable_Wrap(torch::utils::tensor_from_numpy(array.ptr())));
   }
   if (torch::utils::is_numpy_scalar(object)) return value.attr("item")();

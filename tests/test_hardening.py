@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Tuple
@@ -283,3 +284,35 @@ def test_an_engine_never_loaded_is_a_type_error_not_a_crash(tmp_path: Path) -> N
                 touch(engine)
     with pytest.raises(RuntimeError, match="fails before loading"):
         RaisesFirst(tmp_path / "any.pt")
+
+
+PEAK_MEMORY_OF_A_LOAD = """
+import resource, sys, tsnative
+options = {"sha256": sys.argv[2]} if sys.argv[2] != "-" else {"max_archive_bytes": int(sys.argv[3]) or None}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    tsnative.Engine(sys.argv[1], **options)
+except tsnative.ModelLoadError as error:
+    print(error)
+print("grew_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_the_pin_and_the_budget_apply_before_anything_parses_the_file(tmp_path: Path) -> None:
+    # The backend was chosen by parsing the file before its pin and budget were checked: a 300 KB file whose
+    # archive_format record deflates to 300 MB grew the process by ~490 MiB before it was refused. Unpinned and
+    # within the budget (the third case), the record is still not inflated to tell the format.
+    path = tmp_path / "bomb.pt2"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb/archive_format", b"\0" * 300_000_000)
+        archive.writestr("bomb/.data/version", b"3\n")
+    assert path.stat().st_size < 1_000_000
+    for args in (["0" * 64], ["-", str(path.stat().st_size - 1)], ["-", "0"]):
+        result = subprocess.run(
+            [sys.executable, "-c", PEAK_MEMORY_OF_A_LOAD, str(path), *args], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        refusals = ("sha256 mismatch", "max_archive_bytes", "holds no TorchScript program")
+        assert any(refusal in result.stdout for refusal in refusals), result.stdout
+        grew_mib = int(result.stdout.split("grew_kib")[1]) / 1024
+        assert grew_mib < 50, result.stdout

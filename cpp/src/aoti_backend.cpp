@@ -16,7 +16,6 @@
 #include "cpu_isa.h"
 #include "error_text.h"
 #include "model_bytes.h"
-#include "sha256.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
 
@@ -47,17 +46,15 @@ class AotiBackend final : public Backend {
           "the input check cannot be turned off for it");
     }
     auto start = std::chrono::steady_clock::now();
-    // The file is opened and checked before the loader extracts it; a pinned file is read into memory and hashed.
-    const auto bytes = ModelBytes::open(path_, options.max_archive_bytes.value_or(0),
-                                        options.sha256 ? ModelBytes::Hold::kMemory : ModelBytes::Hold::kFile);
-    if (options.sha256) verify_sha256(path_, bytes->bytes(), *options.sha256);
-    check_aoti_package(path_, bytes, options.max_archive_bytes.value_or(0));
-    report.timings.read_s = aoti_seconds_since(start);
+    // The file as open_backend opened (and, when pinned, hashed) it, checked before the loader extracts it.
+    const ModelBytes& bytes = *request.bytes;
+    check_aoti_package(path_, request.bytes, options.max_archive_bytes.value_or(0));
+    report.timings.read_s += aoti_seconds_since(start);
 
     start = std::chrono::steady_clock::now();
     // The device it was compiled for is read first, without loading its code: a package for another device is
     // refused before its shared library is opened.
-    const CheckedPath checked(*bytes, path_);
+    const CheckedPath checked(bytes, path_);
     std::unordered_map<std::string, std::string> metadata;
     try {
       metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(checked.str(), "model");

@@ -53,6 +53,7 @@ void check_entries(const std::string& path, caffe2::serialize::PyTorchStreamRead
   }
   const uint64_t budget = max_bytes ? max_bytes : physical_memory_bytes();
   uint64_t total = 0;
+  uint64_t deflatable = 0;  // records that may be deflated, together: entries may share (overlap in) their data
   for (const auto& name : records) {
     if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos ||
         name.find('\\') != std::string::npos) {
@@ -66,6 +67,13 @@ void check_entries(const std::string& path, caffe2::serialize::PyTorchStreamRead
     if ((tensor_data && (offset > file_size || size > file_size - offset)) || size / kMaxDeflateRatio > file_size) {
       throw ModelLoadError(path, "record '" + name + "' declares " + bytes_text(size) + ", more than the " +
                                      bytes_text(file_size) + " file can hold (a corrupt or crafted archive)");
+    }
+    if (!tensor_data) deflatable += size;
+    if (deflatable / kMaxDeflateRatio > file_size) {
+      throw ModelLoadError(path, "its records declare " + bytes_text(deflatable) + " together, more than the " +
+                                     bytes_text(file_size) +
+                                     " file can hold even deflated (a corrupt or crafted "
+                                     "archive)");
     }
     total += size;
     if (total > budget) {
@@ -93,7 +101,8 @@ void check_pickles(const std::string& path, caffe2::serialize::PyTorchStreamRead
 bool is_aoti_package(const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& bytes) {
   try {
     caffe2::serialize::PyTorchStreamReader reader(bytes);
-    if (!reader.hasRecord("archive_format")) return false;
+    // The record is 3 bytes in a package; a larger one (a deflated bomb) is not inflated to find out.
+    if (!reader.hasRecord("archive_format") || reader.getRecordSize("archive_format") > 16) return false;
     const auto [data, size] = reader.getRecord("archive_format");
     return std::string_view(static_cast<const char*>(data.get()), size) == "pt2";
   } catch (const c10::Error&) {

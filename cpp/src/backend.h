@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "model_bytes.h"
 #include "tsnative/engine_options.h"
 #include "tsnative/load_report.h"
 
@@ -46,16 +47,20 @@ class Backend {
   virtual void refresh(LoadReport& report) const { (void)report; }
 };
 
-// What a backend is loaded with: the options, resolved.
+// What a backend is loaded with: the options, resolved, and the file, opened once.
 struct BackendRequest {
   std::string path;
   const EngineOptions& options;
   c10::Device device;
   std::optional<at::ScalarType> precision;  // nullopt: float32
+  // The file at `path` as open_backend() opened it (within max_archive_bytes, and hashed when pinned): the bytes
+  // the backend loads, never the path again.
+  std::shared_ptr<ModelBytes> bytes;
 };
 
-// Loads `request.path` with the backend for its format; fills `report`'s backend, frozen, parameter_count, the
-// load steps and timings it takes. Throws FileNotFound, ModelLoadError or InvalidValue.
+// Opens `request.path` once (FileNotFound, the memory budget, the SHA-256 pin), chooses the backend for its format
+// on those bytes and loads them with it; fills `report`'s backend, frozen, parameter_count, the load steps and
+// timings. Throws FileNotFound, ModelLoadError or InvalidValue.
 std::unique_ptr<Backend> open_backend(const BackendRequest& request, LoadReport& report);
 
 }  // namespace tsnative::detail

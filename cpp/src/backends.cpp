@@ -1,20 +1,26 @@
 // Which backend runs a file, decided by its content: an AOTInductor package (.pt2) or a TorchScript archive.
+#include <chrono>
+
 #include "aoti_backend.h"
 #include "archive_check.h"
 #include "backend.h"
 #include "model_bytes.h"
+#include "sha256.h"
 #include "torchscript_backend.h"
 
 namespace tsnative::detail {
 
-std::unique_ptr<Backend> open_backend(const BackendRequest& request, LoadReport& report) {
-  // A first look at the zip's directory; each backend then opens and checks the file fully (FileNotFound and
-  // every malformed-file reason come from there).
-  bool package = false;
-  try {
-    package = is_aoti_package(ModelBytes::open(request.path, 0, ModelBytes::Hold::kFile));
-  } catch (const Error&) {
-  }
+std::unique_ptr<Backend> open_backend(const BackendRequest& given, LoadReport& report) {
+  const auto start = std::chrono::steady_clock::now();
+  // Opened once, before anything parses it: the budget and the pin apply first, the format is chosen on the bytes
+  // that were hashed, and the backend loads those same bytes.
+  BackendRequest request = given;
+  const EngineOptions& options = request.options;
+  request.bytes = ModelBytes::open(request.path, options.max_archive_bytes.value_or(0),
+                                   options.sha256 ? ModelBytes::Hold::kMemory : ModelBytes::Hold::kFile);
+  if (options.sha256) verify_sha256(request.path, request.bytes->bytes(), *options.sha256);
+  const bool package = is_aoti_package(request.bytes);
+  report.timings.read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return package ? load_aoti(request, report) : load_torchscript(request, report);
 }
 

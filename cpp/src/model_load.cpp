@@ -25,6 +25,15 @@ torch::jit::Module load_checked(const std::string& path, c10::Device device, con
   const auto bytes =
       ModelBytes::open(path, max_archive_bytes, sha256.empty() ? ModelBytes::Hold::kFile : ModelBytes::Hold::kMemory);
   if (!sha256.empty()) verify_sha256(path, bytes->bytes(), sha256);
+  double check_seconds = 0.0;
+  auto module = load_checked(path, bytes, device, max_archive_bytes, metadata_json, &check_seconds);
+  if (read_seconds) *read_seconds = check_seconds;
+  return module;
+}
+
+torch::jit::Module load_checked(const std::string& path, const std::shared_ptr<ModelBytes>& bytes, c10::Device device,
+                                uint64_t max_archive_bytes, std::string& metadata_json, double* read_seconds) {
+  const auto start = std::chrono::steady_clock::now();
   check_torchscript_archive(path, bytes, max_archive_bytes);
   if (read_seconds) *read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   try {

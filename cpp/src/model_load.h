@@ -6,7 +6,10 @@
 #include <torch/csrc/jit/api/module.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "model_bytes.h"
 
 namespace tsnative::detail {
 
@@ -16,6 +19,10 @@ namespace tsnative::detail {
 // a failure inside the model's own load-time code is that code's last traceback line. `read_seconds`, when given,
 // receives the time of the checks before torch::jit::load.
 torch::jit::Module load_checked(const std::string& path, c10::Device device, const std::string& sha256,
+                                uint64_t max_archive_bytes, std::string& metadata_json, double* read_seconds = nullptr);
+
+// The same for a file already opened (and, when pinned, hashed) as `bytes`: the archive checks, then the load.
+torch::jit::Module load_checked(const std::string& path, const std::shared_ptr<ModelBytes>& bytes, c10::Device device,
                                 uint64_t max_archive_bytes, std::string& metadata_json, double* read_seconds = nullptr);
 
 }  // namespace tsnative::detail

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 namespace tsnative::detail {
@@ -18,6 +19,19 @@ TEST(CpuIsa, NamesTheFeaturesAnAvx2CpuLacks) {
   EXPECT_TRUE(isa_features("").empty());
   EXPECT_TRUE(isa_features("NEON SOMETHING_NEW").empty());  // words it does not know: nothing checked
   EXPECT_EQ(missing_cpu_features({"avx512bf16", "avx2", "avx512bf16"}, has), (std::vector<std::string>{"avx512bf16"}));
+}
+
+TEST(CpuIsa, TheFeaturesMarchNativeAddsOnAvx512CpusAreRecorded) {
+  // An export on a CPU with these records them, so that a load on a CPU without them is refused, not killed.
+  const std::vector<std::string> later{"avx512vpopcntdq", "avx512bitalg", "gfni", "vaes", "vpclmulqdq"};
+  const auto own = cpu_features();
+  for (const auto& feature : later) {
+    const bool recorded = std::find(own.begin(), own.end(), feature) != own.end();
+    EXPECT_EQ(recorded, cpu_has(feature)) << feature;  // a feature the table lacks counts as present: never recorded
+  }
+  const auto has_avx512_only = [](const std::string& feature) { return feature.rfind("avx512", 0) == 0; };
+  EXPECT_EQ(missing_cpu_features({"gfni", "vaes", "avx512bitalg"}, has_avx512_only),
+            (std::vector<std::string>{"gfni", "vaes"}));
 }
 
 TEST(CpuIsa, ThisCpusOwnFeaturesAreNeverMissing) {

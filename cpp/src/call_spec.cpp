@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "ivalue_tensors.h"
 #include "json_depth.h"
 #include "tsnative/errors.h"
@@ -16,18 +18,39 @@ constexpr int kMaxDepth = 64;
 
 [[noreturn]] void refuse(const std::string& what) { throw InvalidValue("the package's call spec: " + what); }
 
-std::vector<std::string> dict_keys(const Json& node) {
+Json context_of(const Json& node) {
   const Json& context = node.at("context");
-  if (!context.is_string()) refuse("expected a dict's keys as JSON text, got " + context.dump());
-  const Json keys =
-      parse_bounded<Json>(context.get<std::string>(), [] { refuse("expected a dict's keys, got deeper"); });
-  if (!keys.is_array()) refuse("expected a dict's keys as a list, got " + keys.dump());
+  if (!context.is_string()) refuse("expected a node's context as JSON text, got " + context.dump().substr(0, 60));
+  return parse_bounded<Json>(context.get<std::string>(), [] { refuse("expected a node's context, got deeper"); });
+}
+
+// A list of strings as names, or nullopt.
+std::optional<std::vector<std::string>> names_in(const Json& list) {
+  if (!list.is_array()) return std::nullopt;
   std::vector<std::string> names;
-  for (const Json& key : keys) {
-    if (!key.is_string()) refuse("expected dict keys that are strings, got " + key.dump());
-    names.push_back(key.get<std::string>());
+  for (const Json& name : list) {
+    if (!name.is_string()) return std::nullopt;
+    names.push_back(name.get<std::string>());
   }
   return names;
+}
+
+std::vector<std::string> dict_keys(const Json& node) {
+  const Json keys = context_of(node);
+  auto names = names_in(keys);
+  if (!names) refuse("expected a dict's keys as a list of strings, got " + keys.dump().substr(0, 60));
+  return *names;
+}
+
+// The field names of a registered pytree class (a dataclass, a Hugging Face ModelOutput): its context is the
+// names of its children, or [names, names of fields that were None] (torch.utils._pytree.register_dataclass);
+// nullopt when it is neither.
+std::optional<std::vector<std::string>> field_names(const Json& node) {
+  if (!node.at("context").is_string()) return std::nullopt;
+  const Json context = context_of(node);
+  if (auto names = names_in(context)) return names;
+  if (context.is_array() && context.size() == 2) return names_in(context[0]);
+  return std::nullopt;
 }
 
 TreeSpec read_node(const Json& node, int depth) {
@@ -47,8 +70,14 @@ TreeSpec read_node(const Json& node, int depth) {
     spec.keys = dict_keys(node);
   } else if (name == "builtins.NoneType") {
     spec.kind = TreeSpec::Kind::kNone;
+  } else if (auto fields = field_names(node); fields && fields->size() == node.at("children_spec").size()) {
+    // A registered class with named fields: read (and returned) as a dict of its fields by name.
+    spec.kind = TreeSpec::Kind::kDict;
+    spec.keys = std::move(*fields);
   } else {
-    refuse("a " + name + " is in the inputs or outputs; this version reads tuples, lists, dicts and tensors");
+    refuse("a " + name +
+           " is in the inputs or outputs; this version reads tuples, lists, dicts, tensors and registered classes of "
+           "named fields");
   }
   for (const Json& child : node.at("children_spec")) spec.children.push_back(read_node(child, depth + 1));
   if (spec.kind == TreeSpec::Kind::kDict && spec.keys.size() != spec.children.size()) {

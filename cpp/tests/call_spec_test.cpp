@@ -77,12 +77,26 @@ TEST(CallSpec, FlattenNamesWhatDoesNotMatch) {
             "input 'pair': expected a tuple of 2 items, got 1");
 }
 
+TEST(CallSpec, ReadsRegisteredClassesOfNamedFieldsAsDicts) {
+  // A Hugging Face ModelOutput (context: its keys) and a torch register_dataclass class ([names, None names]).
+  const std::string model_output = node("transformers.modeling_outputs.BaseModelOutput",
+                                        R"("[\"last_hidden_state\", \"pooler_output\"]")", {kLeaf, kLeaf});
+  const TreeSpec read = parse_tree_spec("[1, " + model_output + "]");
+  EXPECT_EQ(read.kind, TreeSpec::Kind::kDict);
+  EXPECT_EQ(read.keys, (std::vector<std::string>{"last_hidden_state", "pooler_output"}));
+  const std::string dataclass = node("mymodule.Pair", R"("[[\"a\", \"b\"], [\"c\"]]")", {kLeaf, kLeaf});
+  EXPECT_EQ(parse_tree_spec("[1, " + dataclass + "]").keys, (std::vector<std::string>{"a", "b"}));
+  const std::string mismatched = node("mymodule.Pair", R"("[\"a\"]")", {kLeaf, kLeaf});
+  EXPECT_NE(error_of<InvalidValue>([&] { parse_tree_spec("[1, " + mismatched + "]"); }).find("mymodule.Pair is in"),
+            std::string::npos);
+}
+
 TEST(CallSpec, RefusesWhatItDoesNotRead) {
   EXPECT_EQ(error_of<InvalidValue>([] { parse_tree_spec("[1, " + node("mymodule.Point", "null", {}) + "]"); }),
             "the package's call spec: a mymodule.Point is in the inputs or outputs; this version reads tuples, "
-            "lists, dicts and tensors");
+            "lists, dicts, tensors and registered classes of named fields");
   EXPECT_EQ(error_of<InvalidValue>([] { parse_tree_spec("[1, " + node("builtins.dict", R"("[0]")", {kLeaf}) + "]"); }),
-            "the package's call spec: expected dict keys that are strings, got 0");
+            "the package's call spec: expected a dict's keys as a list of strings, got [0]");
   const std::string kwargs =
       "[1, " +
       node("builtins.tuple", "\"null\"",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -86,12 +87,18 @@ def shapes_text(value: Any) -> str:
     return ", ".join(shapes) if shapes else "-"
 
 
-def recorded_text(item: dict[str, Any]) -> str:
+def recorded_text(item: Any) -> str:
     """A recorded input or output (the metadata's description) as text: "float32 [N, 3, 224, 224]",
     "tuple[float32 [N, 4], int]", "dict{ids: int64 [N, 16]}"."""
+    # The C++ reader checks the inputs' descriptions but not the outputs': any JSON may be here, shown as it is.
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        return json.dumps(item)
     if item["type"] == "Tensor":
-        dims = ["N" if d == -1 else str(d) for d in item["shape"]]
-        return f"{item['dtype']} [{', '.join(dims)}]"
+        text = item["dtype"] if isinstance(item.get("dtype"), str) else "Tensor"
+        shape = item.get("shape")
+        if isinstance(shape, list):
+            text += " [" + ", ".join("N" if d == -1 else str(d) for d in shape) + "]"
+        return text
     items = item.get("items")
     if isinstance(items, list):
         return f"{item['type']}[{', '.join(recorded_text(i) for i in items)}]"

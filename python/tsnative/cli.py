@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 # Nothing here imports torch (seconds): each command imports what it needs once its arguments are parsed, so
 # `tsnative --help`, `--version` and usage errors answer at once.
@@ -309,7 +310,6 @@ def _finetune(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from . import _C  # the package imports torch before _C (and _C imports it itself)
-    from ._structure import recorded_text
     from .engine import Engine
 
     # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).
@@ -319,44 +319,19 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metadata, indent=2))
         return 0
-    parameters = metadata["parameters"] if metadata else engine.parameter_count
+    # Only "format" and "inputs" are sure to be there (what the C++ reader requires): the rest is printed when
+    # recorded, as recorded, whatever its type.
+    parameters = (metadata or {}).get("parameters", engine.parameter_count)
     lines = [
         f"file        {engine.path} ({args.path.stat().st_size / 1e6:.1f} MB)",
         f"schema      {engine.schema}",
         f"methods     {', '.join(engine.method_names)}",
-        f"parameters  {parameters:,}",
+        f"parameters  {_number(parameters, ',')}",
     ]
     if metadata is None:
         lines.append("metadata    none (not exported by tsnative.export)")
     else:
-        lines += [
-            f"model       {metadata['model']}",
-            *(f"input       {item['name']}: {recorded_text(item)}" for item in metadata["inputs"]),
-            f"output      {recorded_text(metadata['outputs'])}",
-            f"batch       {_batch_text(metadata)}",
-            f"export      {metadata['export_mode']}, optimizations: {', '.join(metadata['optimizations']) or 'none'}",
-        ]
-        verification = metadata.get("verification")  # absent for a fine-tuned file that had no export metadata
-        tuned = metadata.get("finetune")
-        if verification:
-            # A fine-tuned file keeps its export's record: that check was of the model before its new head.
-            when = "at export, before fine-tuning: " if tuned else ""
-            lines.append(
-                f"verified    {when}{'passed' if verification['passed'] else 'FAILED'} on "
-                f"{len(verification['checks'])} inputs (rtol={verification['rtol']:g}, atol={verification['atol']:g})"
-            )
-        if tuned:
-            settings = tuned["settings"]
-            lines.append(
-                f"fine-tuned  {settings['classes']} classes, trainable {settings['trainable']}, "
-                f"{settings['optimizer']} lr {settings['lr']:g}, size {settings['size']}, {len(tuned['history'])} "
-                f"epochs: best test accuracy {100 * tuned['best_test_accuracy']:.2f}% (epoch {tuned['best_epoch']}), "
-                f"from {tuned['from']}"
-            )
-        lines.append(
-            f"created     {metadata['created']} with torch {metadata['torch_version']}, "
-            f"tsnative {metadata['tsnative_version']}"
-        )
+        lines += _recorded_lines(metadata)
     print("\n".join(lines))
     return 0
 
@@ -382,11 +357,110 @@ def _triton(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch_text(metadata: dict) -> str:
-    """What the file says of its batch dimension; files from before the "batch" entry only have the flag."""
+def _recorded_lines(metadata: dict[str, Any]) -> list[str]:
+    """`tsnative info`'s lines for what the metadata records."""
+    from ._structure import recorded_text
+
+    lines = []
+    if "model" in metadata:
+        lines.append(f"model       {_shown(metadata['model'])}")
+    inputs = metadata["inputs"]  # each with a "name" string: the C++ reader checked
+    lines += [f"input       {item['name']}: {recorded_text(item)}" for item in inputs] or ["input       none"]
+    if "outputs" in metadata:
+        lines.append(f"output      {recorded_text(metadata['outputs'])}")
+    batch = _batch_text(metadata)
+    if batch:
+        lines.append(f"batch       {batch}")
+    export = []
+    if "export_mode" in metadata:
+        export.append(_shown(metadata["export_mode"]))
+    if "optimizations" in metadata:
+        optimizations = metadata["optimizations"]
+        listed = ", ".join(map(_shown, optimizations)) if isinstance(optimizations, list) else _shown(optimizations)
+        export.append(f"optimizations: {listed or 'none'}")
+    if export:
+        lines.append(f"export      {', '.join(export)}")
+    verification = metadata.get("verification")  # absent for a fine-tuned file that had no export metadata
+    tuned = metadata.get("finetune")
+    if verification:
+        # A fine-tuned file keeps its export's record: that check was of the model before its new head.
+        when = "at export, before fine-tuning: " if tuned else ""
+        lines.append(f"verified    {when}{_verification_text(verification)}")
+    if tuned:
+        lines.append(f"fine-tuned  {_finetune_text(tuned)}")
+    created = _shown(metadata["created"]) if "created" in metadata else ""
+    versions = [f"{name} {_shown(metadata[key])}" for name, key in _VERSIONS if key in metadata]
+    if versions:
+        created += (" with " if created else "with ") + ", ".join(versions)
+    if created:
+        lines.append(f"created     {created}")
+    return lines
+
+
+_VERSIONS = (("torch", "torch_version"), ("tsnative", "tsnative_version"))
+
+
+def _shown(value: Any) -> str:
+    """A recorded value as text: a string as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _number(value: Any, spec: str) -> str:
+    """A recorded number formatted by `spec` (",", "g"); a value of another type as recorded."""
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else _shown(value)
+
+
+def _verification_text(verification: Any) -> str:
+    """ "passed on 5 inputs (rtol=0.001, atol=0.0001)", from the parts recorded."""
+    if not isinstance(verification, dict):
+        return json.dumps(verification)  # as recorded, quotes and all: a bare "passed" would read as a result
+    passed = verification.get("passed")
+    text = "passed" if passed is True else "FAILED" if passed is False else "result not recorded"
+    checks = verification.get("checks")
+    if isinstance(checks, list):
+        text += f" on {len(checks)} inputs"
+    tolerances = [f"{key}={_number(verification[key], 'g')}" for key in ("rtol", "atol") if key in verification]
+    return text + (f" ({', '.join(tolerances)})" if tolerances else "")
+
+
+def _finetune_text(tuned: Any) -> str:
+    """ "10 classes, trainable head, adam lr 0.001, size 224, 5 epochs: best test accuracy 91.20% (epoch 4), from
+    r18.pt", from the parts recorded."""
+    if not isinstance(tuned, dict):
+        return _shown(tuned)
+    settings = tuned.get("settings") if isinstance(tuned.get("settings"), dict) else {}
+    parts = []
+    if "classes" in settings:
+        parts.append(f"{_shown(settings['classes'])} classes")
+    if "trainable" in settings:
+        parts.append(f"trainable {_shown(settings['trainable'])}")
+    optimizer = [_shown(settings["optimizer"])] if "optimizer" in settings else []
+    if "lr" in settings:
+        optimizer.append(f"lr {_number(settings['lr'], 'g')}")
+    if optimizer:
+        parts.append(" ".join(optimizer))
+    if "size" in settings:
+        parts.append(f"size {_shown(settings['size'])}")
+    if isinstance(tuned.get("history"), list):
+        parts.append(f"{len(tuned['history'])} epochs")
+    text = ", ".join(parts)
+    accuracy = tuned.get("best_test_accuracy")
+    if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
+        epoch = f" (epoch {_shown(tuned['best_epoch'])})" if "best_epoch" in tuned else ""
+        text += f"{': ' if text else ''}best test accuracy {100 * accuracy:.2f}%{epoch}"
+    if "from" in tuned:
+        text += f"{', ' if text else ''}from {_shown(tuned['from'])}"
+    return text or "recorded, without details"
+
+
+def _batch_text(metadata: dict[str, Any]) -> str:
+    """What the file says of its batch dimension ("" when nothing); files from before the "batch" entry only have
+    the flag."""
     if metadata.get("batch"):
-        return metadata["batch"]
-    return "dynamic (verified)" if metadata["dynamic_batch"] else "as recorded"
+        return _shown(metadata["batch"])
+    if "dynamic_batch" not in metadata:
+        return ""
+    return "dynamic (verified)" if metadata["dynamic_batch"] is True else "as recorded"
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def _configuration(
 ) -> tuple[str, str]:
     """The config.pbtxt text and the model file's name in the version folder (model.pt or model.pt2)."""
     metadata = _recorded_metadata(path)
-    pt2 = metadata["export_mode"] == "pt2"
+    pt2 = _is_package(path)
     device = _device(path, pt2, device)
     name = _model_name(path, name)
     if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
@@ -199,11 +199,13 @@ def _configuration(
     batch = _max_batch_size(max_batch_size, metadata, pt2, [*inputs, *outputs])
 
     lines = [
-        f"# Written by tsnative {__version__} from {path.name} ({_what(metadata)}) for Triton's PyTorch backend.",
-        *(f"# {tensor.name}: {tensor.origin}" for tensor in [*inputs, *outputs]),
+        _comment(
+            f"Written by tsnative {__version__} from {path.name} ({_what(metadata, pt2)}) for Triton's PyTorch backend."
+        ),
+        *(_comment(f"{tensor.name}: {tensor.origin}") for tensor in [*inputs, *outputs]),
     ]
     if pt2:
-        lines.append("# platform torch_aoti: Triton 26.03 or later, whose LibTorch must load this package.")
+        lines.append(_comment("platform torch_aoti: Triton 26.03 or later, whose LibTorch must load this package."))
     lines += [
         f"name: {_quoted(name)}",
         'backend: "pytorch"',
@@ -230,10 +232,39 @@ def _recorded_metadata(path: Path) -> dict[str, Any]:
     return json.loads(text)
 
 
-def _what(metadata: dict[str, Any]) -> str:
-    mode = metadata["export_mode"]
-    kind = "AOTInductor package" if mode == "pt2" else f"TorchScript, {mode}"
-    return f"{metadata.get('model', 'model')}, {kind}; batch {metadata.get('batch') or metadata['dynamic_batch']}"
+def _is_package(path: Path) -> bool:
+    """An AOTInductor package (its "archive_format" record says "pt2", as the engine tells them apart), else a
+    TorchScript file: what the file is, whatever its metadata says."""
+    try:
+        reader = torch._C.PyTorchFileReader(os.fspath(path))
+    except RuntimeError:
+        return False  # not a zip archive: the metadata reader has refused it already
+    return reader.has_record("archive_format") and reader.get_record("archive_format") == b"pt2"
+
+
+# Only "format" and "inputs" are sure to be in the metadata (what the C++ reader requires): every other entry is
+# read with .get, and its type checked where the configuration depends on it.
+
+
+def _dynamic_batch(metadata: dict[str, Any]) -> bool:
+    return metadata.get("dynamic_batch") is True
+
+
+def _shown(value: Any) -> str:
+    """A recorded value as text: a string as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _what(metadata: dict[str, Any], pt2: bool) -> str:
+    kind = "AOTInductor package" if pt2 else "TorchScript"
+    if not pt2 and "export_mode" in metadata:
+        kind += f", {_shown(metadata['export_mode'])}"
+    text = f"{_shown(metadata.get('model', 'model'))}, {kind}"
+    if metadata.get("batch"):
+        text += f"; batch {_shown(metadata['batch'])}"
+    elif "dynamic_batch" in metadata:
+        text += f"; batch {'dynamic' if _dynamic_batch(metadata) else 'fixed'}"
+    return text
 
 
 def _model_name(path: Path, name: str | None) -> str:
@@ -273,8 +304,8 @@ def _inputs(metadata: dict[str, Any], pt2: bool) -> list[_Tensor]:
         for key in argument["items"]:
             if not _INPUT_KEY.fullmatch(key):
                 raise ValueError(
-                    f"input '{argument['name']}': its keys are Triton's input names, so they must be printable "
-                    f"ASCII without spaces, quotes or backslashes; got {key!r}"
+                    f"input '{_escaped(argument['name'])}': its keys are Triton's input names, so they must be "
+                    f"printable ASCII without spaces, quotes or backslashes; got {key!r}"
                 )
         return [
             _tensor(key, item, f"key '{key}' of forward argument '{argument['name']}'", "input")
@@ -287,38 +318,54 @@ def _inputs(metadata: dict[str, Any], pt2: bool) -> list[_Tensor]:
 
 
 def _outputs(metadata: dict[str, Any], pt2: bool) -> list[_Tensor]:
+    if "outputs" not in metadata:
+        raise ValueError(
+            'outputs: expected the recorded outputs (an object with "type"), got none: export the model with '
+            "tsnative.export to record them"
+        )
     recorded = metadata["outputs"]
-    if recorded["type"] == "Tensor":
+    kind = recorded.get("type") if isinstance(recorded, dict) else None
+    if kind == "Tensor":
         return [_tensor("OUTPUT__0", recorded, "the output", "output")]
     # TorchScript: a tuple of tensors (its backend refuses a list or dict of tensors); a package returns its tensors
     # flat, a tuple or a list.
     flat = ("tuple", "list") if pt2 else ("tuple",)
-    items = recorded.get("items")
-    if recorded["type"] not in flat or not isinstance(items, list):
+    items = recorded.get("items") if isinstance(recorded, dict) else None
+    if kind not in flat or not isinstance(items, list):
         platform = "torch_aoti" if pt2 else "pytorch_libtorch"
         raise ValueError(
             f"outputs: Triton's {platform} platform takes a tensor or a {' or '.join(flat)} of tensors, the model "
-            f"returns a {recorded_text(recorded)}"
+            f"returns a {_escaped(recorded_text(recorded))}"
         )
     return [
-        _tensor(f"OUTPUT__{index}", item, f"item {index} of the returned {recorded['type']}", "output")
+        _tensor(f"OUTPUT__{index}", item, f"item {index} of the returned {kind}", "output")
         for index, item in enumerate(items)
     ]
 
 
-def _tensor(name: str, item: dict[str, Any], origin: str, role: str) -> _Tensor:
-    if item["type"] != "Tensor":
+def _tensor(name: str, item: Any, origin: str, role: str) -> _Tensor:
+    # Error messages stay one line whatever the recorded text holds.
+    where = f"{role} {_escaped(origin)}"
+    if not isinstance(item, dict) or item.get("type") != "Tensor":
         raise ValueError(
-            f"{role} {origin}: Triton's PyTorch backend takes tensors (or one dict of tensors as the only input); "
-            f"this is a {recorded_text(item)}"
+            f"{where}: Triton's PyTorch backend takes tensors (or one dict of tensors as the only input); "
+            f"this is a {_escaped(recorded_text(item))}"
         )
-    data_type = _DATA_TYPES.get(item["dtype"])
+    # An output's dtype and shape are not checked by the C++ reader (an input's are).
+    dtype = item.get("dtype")
+    data_type = _DATA_TYPES.get(dtype) if isinstance(dtype, str) else None
     if data_type is None:
         raise ValueError(
-            f"{role} {origin}: expected one of the dtypes Triton's PyTorch backend converts "
-            f"({', '.join(_DATA_TYPES)}), got {item['dtype']}"
+            f"{where}: expected one of the dtypes Triton's PyTorch backend converts "
+            f"({', '.join(_DATA_TYPES)}), got {_escaped(_shown(dtype)) if 'dtype' in item else 'none'}"
         )
-    return _Tensor(name, data_type, list(item["shape"]), origin)
+    shape = item.get("shape")
+    if not isinstance(shape, list) or not all(type(size) is int and size >= -1 for size in shape):
+        raise ValueError(
+            f"{where}: expected its recorded shape (a list of sizes >= 0, -1 for any size), got "
+            f"{_escaped(_shown(shape)) if 'shape' in item else 'none'}"
+        )
+    return _Tensor(name, data_type, shape, origin)
 
 
 def _max_batch_size(requested: int | None, metadata: dict[str, Any], pt2: bool, tensors: list[_Tensor]) -> int:
@@ -326,15 +373,15 @@ def _max_batch_size(requested: int | None, metadata: dict[str, Any], pt2: bool, 
         raise ValueError(f"max_batch_size: expected a non-negative integer or None, got {requested!r}")
     # Triton batches along dimension 0 of every input and output, which must then be the recorded dynamic batch.
     unbatched = [t for t in tensors if not t.shape or t.shape[0] != -1]
-    batchable = metadata["dynamic_batch"] and not unbatched
+    batchable = _dynamic_batch(metadata) and not unbatched
     if requested is None:
         return DEFAULT_MAX_BATCH_SIZE if batchable and not pt2 else 0
     if requested > 0 and not batchable:
         why = (
-            f"{unbatched[0].name} ({unbatched[0].origin}) has no dynamic batch dimension first, recorded as "
-            f"{unbatched[0].shape}"
-            if metadata["dynamic_batch"]
-            else f"the file's batch is fixed ({metadata.get('batch') or 'as recorded'})"
+            f"{unbatched[0].name} ({_escaped(unbatched[0].origin)}) has no dynamic batch dimension first, recorded "
+            f"as {unbatched[0].shape}"
+            if _dynamic_batch(metadata)
+            else f"the file's batch is fixed ({_escaped(_shown(metadata.get('batch') or 'as recorded'))})"
         )
         raise ValueError(
             f"max_batch_size: Triton can batch requests only along a dynamic batch dimension; {why}: "
@@ -374,5 +421,21 @@ def _instance_group(device: str, instances: int) -> list[str]:
     return lines
 
 
+def _escaped(text: str) -> str:
+    """`text` on one line: backslashes and unprintable characters (line breaks among them) as Python escapes."""
+    return "".join(
+        "\\\\" if c == "\\" else c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
+def _comment(text: str) -> str:
+    # A comment runs to the end of its line: recorded text (a model's name, an argument's, the file's) with a
+    # newline in it would otherwise start a live configuration line after it.
+    return f"# {_escaped(text)}"
+
+
 def _quoted(text: str) -> str:
-    return f'"{text}"'  # names are checked to need no escapes (_MODEL_NAME, _INPUT_KEY)
+    """A protobuf text-format string literal (C escapes, non-ASCII as octal UTF-8 bytes)."""
+    # Names are checked to need no escapes (_MODEL_NAME, _INPUT_KEY); escaped anyway, so no text can end the string.
+    body = "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else f"\\{b:03o}" for b in text.encode("utf-8"))
+    return f'"{body}"'

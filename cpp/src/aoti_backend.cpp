@@ -12,10 +12,10 @@
 
 #include "archive_check.h"
 #include "call_spec.h"
-#include "checked_path.h"
 #include "cpu_isa.h"
 #include "error_text.h"
 #include "model_bytes.h"
+#include "package_folder.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
 
@@ -54,13 +54,9 @@ class AotiBackend final : public Backend {
     start = std::chrono::steady_clock::now();
     // The device it was compiled for is read first, without loading its code: a package for another device is
     // refused before its shared library is opened.
-    const CheckedPath checked(bytes, path_);
-    std::unordered_map<std::string, std::string> metadata;
-    try {
-      metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(checked.str(), "model");
-    } catch (const std::exception& e) {
-      throw ModelLoadError(path_, "AOTInductor could not read the package: " + cause_of(e));
-    }
+    // The loader reads a folder of tsnative's, extracted from the checked bytes (see package_folder.h).
+    folder_ = PackageFolder::of(path_, request.bytes, options.sha256.value_or(""));
+    const std::unordered_map<std::string, std::string> metadata = folder_->metadata(path_);
     // tsnative's metadata, the device and the CPU are checked before the package's code is loaded.
     const auto recorded = metadata.find(kMetadataFile);
     if (recorded == metadata.end() || recorded->second.empty()) {
@@ -78,10 +74,11 @@ class AotiBackend final : public Backend {
     const c10::DeviceIndex index = request.device.is_cuda() ? request.device.index() : -1;
     try {
       loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
-          checked.str(), "model", false, static_cast<size_t>(options.package_runners), index);
+          folder_->str(), "model", false, static_cast<size_t>(options.package_runners), index);
     } catch (const std::exception& e) {
       throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
     }
+    PackageFolder::keep(folder_);
     report.timings.deserialize_s = aoti_seconds_since(start);
     read_call(recorded_inputs(metadata_json_));
     report.backend = "aoti";
@@ -186,6 +183,7 @@ class AotiBackend final : public Backend {
   }
 
   std::string path_;
+  std::shared_ptr<const PackageFolder> folder_;  // declared first: outlives the loader that reads it
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
   std::string metadata_json_;
   std::optional<c10::FunctionSchema> schema_;
@@ -200,14 +198,10 @@ std::unique_ptr<Backend> load_aoti(const BackendRequest& request, LoadReport& re
   return std::make_unique<AotiBackend>(request, report);
 }
 
-std::string read_aoti_metadata_json(const std::string& path) {
-  try {
-    const auto metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path, "model");
-    const auto recorded = metadata.find(kMetadataFile);
-    return recorded == metadata.end() ? "" : recorded->second;
-  } catch (const std::exception& e) {
-    throw ModelLoadError(path, "AOTInductor could not read the package's metadata: " + cause_of(e));
-  }
+std::string read_aoti_metadata_json(const std::string& path, const std::shared_ptr<ModelBytes>& bytes) {
+  const auto metadata = PackageFolder::of(path, bytes, "")->metadata(path);
+  const auto recorded = metadata.find(kMetadataFile);
+  return recorded == metadata.end() ? "" : recorded->second;
 }
 
 }  // namespace tsnative::detail

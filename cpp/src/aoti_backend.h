@@ -5,12 +5,14 @@
 #include <string>
 
 #include "backend.h"
+#include "model_bytes.h"
 
 namespace tsnative::detail {
 
 std::unique_ptr<Backend> load_aoti(const BackendRequest& request, LoadReport& report);
 
-// The tsnative.json a package records ("" when it has none), read without loading the package's code.
-std::string read_aoti_metadata_json(const std::string& path);
+// The tsnative.json the package in `bytes` (the file at `path`, checked) records ("" when it has none), read
+// without loading the package's code.
+std::string read_aoti_metadata_json(const std::string& path, const std::shared_ptr<ModelBytes>& bytes);
 
 }  // namespace tsnative::detail

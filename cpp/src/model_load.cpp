@@ -63,7 +63,7 @@ std::string metadata_record(const std::string& path) {
   const auto bytes = detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile);
   if (detail::is_aoti_package(bytes)) {
     detail::check_aoti_package(path, bytes, 0);
-    return detail::read_aoti_metadata_json(path);
+    return detail::read_aoti_metadata_json(path, bytes);
   }
   detail::check_torchscript_archive(path, bytes, 0);
   const std::string record = std::string("extra/") + kMetadataFile;

@@ -18,14 +18,15 @@ from typing import Any, Literal
 import torch
 
 from . import _C
-from ._check_inputs import batch_size, default_check_inputs
+from ._check_inputs import batch_size, changed_lengths, default_check_inputs, flat_lengths
+from ._detections import tolerance_for
 from ._pt2 import OPTIMIZATIONS, ExportFailed, compile_package, draft_path, fixed_batch_text, skip_other_batches
-from ._structure import recorded_call, shapes_text
+from ._structure import describe, recorded_call, shapes_text
 from ._torchscript import torchscript_calls
 from ._version import __version__
 from .engine import Engine
 from .errors import TsnativeError
-from .report import CheckResult, ExportReport, compare
+from .report import CheckResult, ExportReport, check_notes, compare
 
 __all__ = ["ExportError", "ExportVerificationError", "export"]
 
@@ -77,11 +78,14 @@ def export(
             fails verification and the traced one passes.
         optimize: freeze the module (weights become constants, conv+batchnorm folded, dropout removed).
         check_inputs: inputs to verify on, each like ``example_inputs``. By default: the example, random data of
-            its shape, the example negated, and batch sizes 1 and batch + 2.
+            its shape, the example negated, batch sizes 1 and batch + 2, and (TorchScript) lengths 1 and n + 2 of
+            the 1-D inputs of length n (token ids, bag offsets), recorded -1 when they pass as a batch is.
         rtol, atol: tolerance of the comparison with eager: every element of a floating-point output within
             ``atol + rtol * max|eager|`` of eager's (relative to that output's scale, since fp32 rounding is);
             integer and bool outputs equal. torchvision's scripted conventions (Inception3/GoogLeNet's named
             tuple, detection's ``(losses, detections)``) are compared on the part eager returns, with a note.
+            Detections (a list of dicts of boxes, scores, labels...) are matched detection to detection, so that
+            near-ties rounding decides otherwise pass; the report's notes say how.
         strict: raise :class:`ExportVerificationError` (and write nothing at ``path``) when a check fails. With
             ``strict=False`` the file is written and the report says what failed.
         format: ``"torchscript"`` (a ``.pt`` file) or ``"pt2"``: an AOTInductor package (``torch.export`` with a
@@ -94,7 +98,7 @@ def export(
         The :class:`ExportReport`: per check input the max abs and rel differences, top-k agreement for
         classifier outputs, and pass/fail; ``batch`` says whether the batch is dynamic or why it is fixed. The
         file records, in its ``tsnative.json`` extra file (strict JSON: a difference not measured is null), the
-        inputs (names, dtypes, shapes with -1 for a verified dynamic batch), outputs, mode, optimizations,
+        inputs (names, dtypes, shapes with -1 for a verified dynamic batch or length), outputs, mode, optimizations,
         versions, creation time and the verification summary; ``tsnative.Engine(path).metadata`` returns it.
 
     Raises:
@@ -172,11 +176,12 @@ def _export_package(
     except ExportFailed as error:
         raise ExportError(str(error)) from None
     start = time.perf_counter()
-    checks, _ = _verify(model, package.draft, example, check_inputs, rtol, atol)
+    # The package is compiled for the example's lengths (torch.export specialises them): no checks at others.
+    checks, _ = _verify(model, package.draft, example, check_inputs, rtol, atol, lengths=False)
     verify_seconds = time.perf_counter() - start
     if not package.dynamic and check_inputs is None:
         checks = skip_other_batches(checks, example)
-    notes = [*package.notes, *dict.fromkeys(check.note for check in checks if check.note)]
+    notes = [*package.notes, *check_notes(checks)]
     report = ExportReport(path, "pt2", list(OPTIMIZATIONS), checks, rtol, atol, package.seconds, verify_seconds)
     report.notes = notes
     report.batch = _batch_text(example, checks) if package.dynamic else fixed_batch_text(example, package.notes)
@@ -256,7 +261,7 @@ def _export_and_verify(
     start = time.perf_counter()
     checks, native_output = _verify(model, draft, example, check_inputs, rtol, atol)
     verify_seconds = time.perf_counter() - start
-    notes.extend(dict.fromkeys(check.note for check in checks if check.note))
+    notes.extend(check_notes(checks))
     report = ExportReport(
         draft.with_name(draft.name.removesuffix(".unverified")),
         used_mode,
@@ -269,6 +274,7 @@ def _export_and_verify(
         notes=notes,
     )
     report.batch = _batch_text(example, checks)
+    report.lengths = _lengths_text(example, checks)
     return exported, report, native_output
 
 
@@ -355,13 +361,16 @@ def _verify(
     check_inputs: Sequence[Any] | None,
     rtol: float,
     atol: float,
+    lengths: bool = True,
 ) -> tuple[list[CheckResult], Any]:
     """Runs every check input through the saved file (native Engine) and through eager, and compares. Also returns
-    the file's output on the example (None when it raised), which the metadata describes."""
+    the file's output on the example (None when it raised), which the metadata describes. `lengths`: generate checks
+    at other lengths of the 1-D inputs."""
     engine = Engine(file)
+    detections = tolerance_for(model)  # used only where the outputs are detections
     generated = check_inputs is None
     if generated:
-        checks = default_check_inputs(example)
+        checks = default_check_inputs(example, lengths=lengths)
     else:
         checks = [(f"check {i + 1}", c if isinstance(c, tuple) else (c,)) for i, c in enumerate(check_inputs)]
     results = []
@@ -384,9 +393,11 @@ def _verify(
             continue
         if label == "example":  # given check inputs need not have the example's shapes
             native_example = native
-        results.append(compare(label, shapes, native, expected, rtol, atol))
+        results.append(compare(label, shapes, native, expected, rtol, atol, detections))
+        results[-1].output_description = describe(expected)
     for result, (_, inputs) in zip(results, checks, strict=True):
         result.batch = batch_size(inputs)
+        result.lengths = changed_lengths(example, inputs)
     return results, native_example
 
 
@@ -463,6 +474,36 @@ def _batch_text(example: tuple[Any, ...], checks: list[CheckResult]) -> str:
     return "dynamic: verified on batch " + ", ".join(str(size) for size in sorted({c.batch for c in others}))
 
 
+def _length_verdicts(example: tuple[Any, ...], checks: list[CheckResult]) -> dict[int, str]:
+    """Per length of the example's 1-D inputs, "dynamic: verified at 25" or "fixed: <why>".
+
+    Dynamic when inputs of other lengths ran and none failed. Unlike a batch size, a length eager refuses is not held
+    against it: the other inputs bound what a length may be (nn.EmbeddingBag's offsets past the end of shorter ids),
+    and a length the model refuses is refused at run time too, not miscomputed.
+    """
+    verdicts = {}
+    for length in flat_lengths(example):
+        others = [check for check in checks if length in check.lengths]
+        ran = [check for check in others if not check.skipped]
+        failed = next((check for check in ran if not check.passed), None)
+        if failed is not None:
+            verdicts[length] = f"fixed: {failed.label}: {failed.problem or 'failed'}"
+        elif ran:
+            verdicts[length] = "dynamic: verified at " + ", ".join(
+                str(size) for size in sorted({check.lengths[length] for check in ran})
+            )
+        elif others:
+            verdicts[length] = f"fixed: {others[0].label}: {others[0].problem or 'skipped'}"
+        else:
+            verdicts[length] = "fixed: no input of another length was checked"
+    return verdicts
+
+
+def _lengths_text(example: tuple[Any, ...], checks: list[CheckResult]) -> str:
+    """The report's line on the 1-D inputs' lengths ("" when there are none): "23 dynamic: verified at 25; 4 ..."."""
+    return "; ".join(f"{length} {verdict}" for length, verdict in _length_verdicts(example, checks).items())
+
+
 def _finite(value: float) -> float | None:
     """A number strict JSON can hold: NaN and infinities (nothing was compared) become null."""
     return value if math.isfinite(value) else None
@@ -473,12 +514,23 @@ def _metadata(
 ) -> dict[str, Any]:
     batch = batch_size(example)
     dynamic_batch = batch is not None and report.batch.startswith("dynamic")
+    dynamic_lengths = {
+        length for length, verdict in _length_verdicts(example, report.checks).items() if verdict.startswith("dynamic")
+    }
+    # Eager's outputs at other lengths of the dynamic 1-D inputs: their dimensions that follow a length vary too.
+    other_outputs = [
+        check.output_description
+        for check in report.checks
+        if check.lengths and set(check.lengths) <= dynamic_lengths and check.passed and not check.skipped
+    ]
     # What the file returns (a scripted convention may wrap eager's output); eager's when the file raised.
     inputs, outputs = recorded_call(
         _input_names(model, len(example)),
         example,
         native_output if native_output is not None else expected,
         batch if dynamic_batch else None,
+        dynamic_lengths,
+        [description for description in other_outputs if description is not None],
     )
     return {  # "format" is stamped by _C.metadata_text
         "model": type(model).__name__,
@@ -486,6 +538,7 @@ def _metadata(
         "outputs": outputs,
         "dynamic_batch": dynamic_batch,
         "batch": report.batch,
+        **({"lengths": report.lengths} if report.lengths else {}),
         "export_mode": report.mode,
         "optimizations": report.optimizations,
         "parameters": report.parameters,
@@ -504,6 +557,7 @@ def _metadata(
                     "skipped": c.skipped,
                     "max_abs_diff": _finite(c.max_abs_diff),  # null: nothing compared (skipped, native raised)
                     "problem": c.problem,
+                    **({"comparison": c.comparison, "found": c.detail} if c.comparison else {}),
                 }
                 for c in report.checks
             ],

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ._detections import DetectionTolerance, compare_detections, is_detections
 from ._structure import leaves
 
 
@@ -27,6 +28,10 @@ class CheckResult:
     batch: int | None = None  # the input's batch size, when it has one
     problem: str = ""  # why it failed or was skipped
     note: str = ""  # how the outputs were matched, when not leaf by leaf as they came (a scripted convention)
+    comparison: str = ""  # which output was compared how, when not element by element (detections: by matching)
+    detail: str = ""  # what that comparison found on this input ("48 matched, 1 from another candidate")
+    lengths: dict[int, int] = dataclasses.field(default_factory=dict)  # 1-D inputs' lengths changed: {example's: this}
+    output_description: dict[str, Any] | None = dataclasses.field(default=None, repr=False)  # eager's, when it ran
 
 
 @dataclasses.dataclass
@@ -44,6 +49,7 @@ class ExportReport:
     notes: list[str] = dataclasses.field(default_factory=list)
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
     batch: str = ""  # "dynamic: verified on batch 1, 4", or why the batch is fixed ("fixed at 2: batch 1: ...")
+    lengths: str = ""  # of 1-D inputs: "23 dynamic: verified at 25", or why fixed; "" when there are none
 
     @property
     def passed(self) -> bool:
@@ -63,6 +69,8 @@ class ExportReport:
         for check in self.checks:
             topk = f"{check.topk_agreement:.0%}@{check.topk}" if check.topk_agreement is not None else "-"
             result = "skipped" if check.skipped else ("pass" if check.passed else "FAIL")
+            if check.detail:
+                result += f" ({check.detail})"
             if check.problem:
                 result += f": {check.problem}"
             lines.append(
@@ -72,6 +80,8 @@ class ExportReport:
         lines.append(f"  tolerance {tolerance_text(self.rtol, self.atol)}")
         if self.batch:
             lines.append(f"  batch: {self.batch}")
+        if self.lengths:
+            lines.append(f"  lengths: {self.lengths}")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -121,9 +131,24 @@ def scripted_convention(native: Any, eager: Any) -> tuple[Any, str] | None:
     return None
 
 
-def compare(label: str, input_shapes: str, native: Any, eager: Any, rtol: float, atol: float) -> CheckResult:
+def check_notes(checks: list[CheckResult]) -> list[str]:
+    """The checks' notes and comparisons, each once, for the report's notes."""
+    return list(dict.fromkeys(text for check in checks for text in (check.note, check.comparison) if text))
+
+
+def compare(
+    label: str,
+    input_shapes: str,
+    native: Any,
+    eager: Any,
+    rtol: float,
+    atol: float,
+    detections: DetectionTolerance | None = None,
+) -> CheckResult:
     """Compares two output structures leaf by leaf: same structure, floating-point tensors within
-    ``atol + rtol * max|eager|`` of that output, other tensors and leaves equal.
+    ``atol + rtol * max|eager|`` of that output, other tensors and leaves equal. An output that is a list of
+    detections (torchvision's dicts of boxes, scores, labels...) is compared by matching detections instead, with
+    ``detections`` (default: :class:`DetectionTolerance`'s; export passes the model's cut-offs).
 
     The tolerance scales with each output's largest magnitude, not with each element's: fp32 rounding (e.g. after
     conv+batchnorm folding) is relative to the values that were summed, so an output of scale 5 is off by ~1e-4
@@ -132,6 +157,8 @@ def compare(label: str, input_shapes: str, native: Any, eager: Any, rtol: float,
     note = ""
     if _paths(native) != _paths(eager) and (aligned := scripted_convention(native, eager)) is not None:
         native, note = aligned
+    if is_detections(eager) and isinstance(native, list):
+        return _compare_detections(label, input_shapes, native, eager, rtol, atol, detections, note)
     native_leaves, eager_leaves = list(leaves(native)), list(leaves(eager))
     native_paths, eager_paths = [p for p, _ in native_leaves], [p for p, _ in eager_leaves]
     if native_paths != eager_paths:
@@ -169,4 +196,26 @@ def compare(label: str, input_shapes: str, native: Any, eager: Any, rtol: float,
             k = 5 if want.shape[1] > 5 else 1  # top-5 of 5 or fewer classes would always agree
             same = got64.topk(k, dim=1).indices.sort(dim=1).values == want64.topk(k, dim=1).indices.sort(dim=1).values
             result.topk, result.topk_agreement = k, same.all(dim=1).double().mean().item()
+    return result
+
+
+def _compare_detections(
+    label: str,
+    input_shapes: str,
+    native: list[Any],
+    eager: list[dict[str, torch.Tensor]],
+    rtol: float,
+    atol: float,
+    tolerance: DetectionTolerance | None,
+    note: str,
+) -> CheckResult:
+    tolerance = tolerance or DetectionTolerance()
+    comparison = f"the output is detections, compared by matching them (not row by row): {tolerance.describe()}"
+    result = CheckResult(label, input_shapes, True, note=note, comparison=comparison)
+    if not is_detections(native):
+        result.passed, result.problem = False, f"output structure differs: {_paths(native)} vs {_paths(eager)}"
+        return result
+    found = compare_detections(native, eager, tolerance, rtol, atol)
+    result.passed, result.problem, result.detail = found.passed, found.problem, found.summary()
+    result.max_abs_diff, result.max_rel_diff = found.max_abs_diff, found.max_rel_diff
     return result

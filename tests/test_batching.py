@@ -519,3 +519,31 @@ def test_ts_infer_takes_the_batching_flags(files: dict[str, Path]) -> None:
     assert "dynamic_batching up to 8 rows, 100 us" in report["optimizations"]
     refused = run_tool("ts-infer", files["exact"], "--max-batch", "-1")
     assert refused.returncode == 2 and "expected an integer >= 0, got -1" in refused.stderr
+
+
+class Bags(torch.nn.Module):
+    """(ids, offsets): an EmbeddingBag, whose 1-D inputs vary in length, not in rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bag = torch.nn.EmbeddingBag(50, 4, mode="mean")
+
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        return self.bag(ids, offsets)
+
+
+def test_one_dimensional_inputs_of_any_length_are_not_batched(tmp_path: Path) -> None:
+    # tsnative.export records the ids' and offsets' lengths as -1 when they verified at other lengths; joined as rows,
+    # two calls' offsets would point into each other's ids.
+    torch.manual_seed(10)
+    model = Bags().eval()
+    ids, offsets = torch.randint(0, 50, (23,)), torch.tensor([0, 5, 11, 17])
+    path = tsnative.export(model, (ids, offsets), tmp_path / "bags.pt").path
+    assert [i["shape"] for i in tsnative.Engine(path).metadata["inputs"]] == [[-1], [-1]]
+    engine = tsnative.Engine(path, max_batch=4, batch_delay_us=LONG_DELAY_US)
+    (step,) = [s for s in engine.load_report["steps"] if s["name"] == "dynamic_batching"]
+    assert not step["applied"] and "input 'ids' is 1-D" in step["reason"]
+    calls = [(torch.randint(0, 50, (3,)), torch.tensor([0, 1, 2])) for _ in range(3)]
+    for (call_ids, call_offsets), output in zip(calls, outputs_in_order(engine, calls), strict=True):
+        with torch.no_grad():
+            torch.testing.assert_close(output, model(call_ids, call_offsets))

@@ -123,6 +123,12 @@ std::optional<std::string> batching_unavailable(const EngineOptions& options, co
       return "input '" + input.name + "' has no dynamic batch (recorded " + shape_text(input.shape) +
              "; tsnative.export records -1 in dimension 0 when it verified other batch sizes)";
     }
+    // A 1-D input's -1 is a length (an EmbeddingBag's ids and offsets), not a batch of rows: joining two calls'
+    // offsets without shifting them would answer each with the other's bags.
+    if (input.shape.size() < 2) {
+      return "input '" + input.name + "' is 1-D (recorded " + shape_text(input.shape) +
+             "): its size is a length, not a batch (tsnative.export marks the batch in tensors of rank 2 or more)";
+    }
   }
   return std::nullopt;
 }

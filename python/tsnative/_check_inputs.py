@@ -2,7 +2,8 @@
 
 Each exposes a different way an export can go wrong: the example itself (export is broken outright), fresh random
 data (a trace that froze a data-dependent branch), the example negated (a branch on the sign or the sum, like the
-classic `if x.sum() > 0`), and other batch sizes (a trace that baked in the example's batch size).
+classic `if x.sum() > 0`), other batch sizes (a trace that baked in the example's batch size), and other lengths of
+flat 1-D inputs (token ids and bag offsets, whose length varies from call to call as a batch does).
 """
 
 from __future__ import annotations
@@ -51,19 +52,22 @@ def batch_size(example: tuple[Any, ...]) -> int | None:
     return sizes.pop() if len(sizes) == 1 else None
 
 
-def random_like(tensor: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Fresh data of the tensor's shape and dtype, in a range the model accepts, drawn from ``generator`` (a CPU
-    generator: the data is drawn on the CPU, then moved to the tensor's device)."""
+def random_like(
+    tensor: torch.Tensor, generator: torch.Generator, shape: tuple[int, ...] | torch.Size | None = None
+) -> torch.Tensor:
+    """Fresh data of the tensor's shape (or `shape`) and dtype, in a range the model accepts, drawn from
+    ``generator`` (a CPU generator: the data is drawn on the CPU, then moved to the tensor's device)."""
+    shape = tensor.shape if shape is None else shape
     if tensor.is_floating_point() or tensor.is_complex():
-        drawn = torch.randn(tensor.shape, dtype=tensor.dtype, generator=generator)
+        drawn = torch.randn(shape, dtype=tensor.dtype, generator=generator)
     elif tensor.dtype == torch.bool:
-        drawn = torch.rand(tensor.shape, generator=generator) < 0.5
+        drawn = torch.rand(shape, generator=generator) < 0.5
     elif tensor.numel() == 0:
-        return tensor.clone()
+        return tensor.clone() if shape == tensor.shape else tensor.new_zeros(shape)
     else:
         # Integers are usually indices (token ids, classes): stay inside the example's range.
         low, high = int(tensor.min()), int(tensor.max())
-        drawn = torch.randint(low, high + 1, tensor.shape, dtype=tensor.dtype, generator=generator)
+        drawn = torch.randint(low, high + 1, shape, dtype=tensor.dtype, generator=generator)
     return drawn.to(tensor.device)
 
 
@@ -77,9 +81,42 @@ def _with_batch(tensor: torch.Tensor, batch: int, new_batch: int, generator: tor
     return tensor
 
 
-def default_check_inputs(example: tuple[Any, ...], seed: int = CHECK_INPUTS_SEED) -> list[tuple[str, tuple[Any, ...]]]:
-    """(label, inputs) pairs: example, random, negated, and batch sizes 1 and batch + 2 when there is a batch.
-    The same example and seed give the same inputs; the global random state is not used."""
+def flat_lengths(value: Any) -> list[int]:
+    """The lengths of the structure's 1-D tensors outside lists (>= 1), each once, in order."""
+    return list(dict.fromkeys(t.shape[0] for t in _outside_lists(value) if t.dim() == 1 and t.shape[0] >= 1))
+
+
+def changed_lengths(example: tuple[Any, ...], inputs: tuple[Any, ...]) -> dict[int, int]:
+    """{example length: length in `inputs`} for the 1-D tensors (outside lists) whose length differs; {} when the
+    structures differ."""
+    given, wanted = list(_outside_lists(inputs)), list(_outside_lists(example))
+    if len(given) != len(wanted):
+        return {}
+    changed: dict[int, int] = {}
+    for got, want in zip(given, wanted, strict=True):
+        if want.dim() == 1 and got.dim() == 1 and want.shape[0] >= 1 and got.shape[0] != want.shape[0]:
+            changed.setdefault(want.shape[0], got.shape[0])
+    return changed
+
+
+def _with_length(tensor: torch.Tensor, length: int, new_length: int, generator: torch.Generator) -> torch.Tensor:
+    if tensor.dim() != 1 or tensor.shape[0] != length:
+        return tensor
+    drawn = random_like(tensor, generator, (new_length,))
+    if not tensor.is_floating_point() and tensor.dtype != torch.bool and bool((tensor[1:] >= tensor[:-1]).all()):
+        # A sorted integer vector is likely offsets (nn.EmbeddingBag's, a ragged batch's): sorted, with its start,
+        # or the model would refuse every other length for a reason that is not its length.
+        drawn = drawn.sort().values
+        drawn[0] = tensor[0]
+    return drawn
+
+
+def default_check_inputs(
+    example: tuple[Any, ...], seed: int = CHECK_INPUTS_SEED, lengths: bool = True
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """(label, inputs) pairs: example, random, negated, batch sizes 1 and batch + 2 when there is a batch, and with
+    `lengths`, lengths 1 and n + 2 of the 1-D tensors of each length n (the tensors of one length together, as they
+    may have to agree). The same example and seed give the same inputs; the global random state is not used."""
     generator = torch.Generator().manual_seed(seed)
     checks: list[tuple[str, tuple[Any, ...]]] = [
         ("example", example),
@@ -92,4 +129,8 @@ def default_check_inputs(example: tuple[Any, ...], seed: int = CHECK_INPUTS_SEED
         for new_batch in sorted({1, batch + 2} - {batch}):
             resized = _map_outside_lists(example, lambda t, n=new_batch: _with_batch(t, batch, n, generator))
             checks.append((f"batch {new_batch}", resized))
+    for length in flat_lengths(example) if lengths else []:
+        for new_length in sorted({1, length + 2} - {length}):
+            resized = _map_outside_lists(example, lambda t, n=length, m=new_length: _with_length(t, n, m, generator))
+            checks.append((f"len {length}->{new_length}", resized))
     return checks

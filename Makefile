@@ -8,7 +8,8 @@ PY        := $(VENV)/bin/python
 BUILD_DIR := build/python
 DEPS_DONE := $(VENV)/.deps-installed
 
-CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/tools/*/*.cpp cpp/tools/*/*.h cpp/include/tsnative/*.h)
+CPP_SOURCES = $(wildcard cpp/*/*.cpp cpp/*/*.h cpp/src/*/*.cpp cpp/src/*/*.h cpp/src/*/*/*.cpp cpp/src/*/*/*.h \
+                         cpp/tools/*/*.cpp cpp/tools/*/*.h cpp/include/tsnative/*.h)
 PY_SOURCES  = python tests scripts benchmarks examples
 
 .PHONY: demo test bench build setup system-deps sanitize fuzz lint format clean

@@ -114,7 +114,7 @@ else()
     "-Wl,--no-as-needed,${_lib}/libtorch_cuda.so,${_lib}/libc10_cuda.so,--as-needed")
 endif()
 
-# --- 3c. CUDA runtime headers, for CUDA graph capture (cpp/src/cuda_graph_capture.cpp) ----------------------------
+# --- 3c. CUDA runtime headers, for CUDA graph capture (cpp/src/backends/torchscript/cuda_graph_capture.cpp) ----------------------------
 # LibTorch's at::cuda::CUDAGraph header includes the CUDA runtime's, which include the compiler's crt/ headers: a
 # toolkit has them all (the CUDA wheels' nvidia/cu13/include lacks crt/, and compiling against it fails). Without
 # them, engines refuse cuda_graphs (cuda_graph_capture_unavailable.cpp).

@@ -1,5 +1,5 @@
 """`tsnative info` and `tsnative triton` on metadata the C++ reader accepts but tsnative.export did not write: down
-to its minimum (cpp/src/metadata.cpp requires "format" and "inputs", each input a "name" and a "type", a tensor's
+to its minimum (cpp/src/format/metadata.cpp requires "format" and "inputs", each input a "name" and a "type", a tensor's
 "dtype" and "shape", a container's "items"), they print what is there and never a traceback."""
 
 from __future__ import annotations

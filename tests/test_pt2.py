@@ -1,5 +1,5 @@
 """AOTInductor packages (.pt2) behind the same Engine: tsnative.export(..., "m.pt2") compiles and verifies through
-the native engine's AOTInductor backend (cpp/src/aoti_backend.cpp); Engine, ts-infer and the checks of any file
+the native engine's AOTInductor backend (cpp/src/backends/aoti/aoti_backend.cpp); Engine, ts-infer and the checks of any file
 apply. Each export compiles C++ (seconds): the packages are made once per module."""
 
 from __future__ import annotations

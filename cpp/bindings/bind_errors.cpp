@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "../src/error_text.h"
 #include "bindings.h"
+#include "common/error_text.h"
 #include "tsnative/errors.h"
 
 namespace py = pybind11;

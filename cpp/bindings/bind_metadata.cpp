@@ -1,6 +1,6 @@
 // tsnative._C's access to the metadata format (tsnative/metadata.h): Python writes (tsnative.export) and reads
 // (Engine.metadata, tsnative info) the tsnative.json extra file through the same checked C++ unit as the engine.
-#include "../src/cpu_isa.h"
+#include "backends/aoti/cpu_isa.h"
 #include "bindings.h"
 #include "tsnative/metadata.h"
 

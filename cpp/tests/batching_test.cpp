@@ -9,7 +9,7 @@
 #include <memory>
 #include <thread>
 
-#include "../src/batch_rows.h"
+#include "batching/batch_rows.h"
 #include "test_models.h"
 #include "tsnative/engine.h"
 #include "tsnative/metadata.h"

@@ -1,6 +1,6 @@
-// The call spec of AOTInductor packages (cpp/src/call_spec.h): pytree specs read, IValues flattened to the loader's
-// tensors and rebuilt from them.
-#include "../src/call_spec.h"
+// The call spec of AOTInductor packages (cpp/src/backends/aoti/call_spec.h): pytree specs read, IValues flattened to
+// the loader's tensors and rebuilt from them.
+#include "backends/aoti/call_spec.h"
 
 #include <ATen/ops/ones.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-// Refusing an AOTInductor package compiled for instructions this CPU lacks (cpp/src/cpu_isa.h).
-#include "../src/cpu_isa.h"
+// Refusing an AOTInductor package compiled for instructions this CPU lacks (cpp/src/backends/aoti/cpu_isa.h).
+#include "backends/aoti/cpu_isa.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,6 @@
-// What a fusion trial's choice rests on (cpp/src/trial_runs.h): both candidates timed alike, calls copied.
-#include "../src/trial_runs.h"
+// What a fusion trial's choice rests on (cpp/src/backends/torchscript/trial_runs.h): both candidates timed alike, calls
+// copied.
+#include "backends/torchscript/trial_runs.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 """Export to an AOTInductor package (.pt2): torch.export with a dynamic batch where it can, and Inductor's compiled
 code in a package that carries tsnative's metadata. tsnative.export verifies it through the native engine
-(cpp/src/aoti_backend.cpp) as it verifies TorchScript files."""
+(cpp/src/backends/aoti/aoti_backend.cpp) as it verifies TorchScript files."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _metadata(
         "optimizations": list(OPTIMIZATIONS),
         "parameters": sum(p.numel() for p in model.parameters()),
         # Inductor compiles the kernels with -march=native: they may use any of this CPU's instructions, and the
-        # engine refuses the package on a CPU without them (cpp/src/cpu_isa.h) rather than crash.
+        # engine refuses the package on a CPU without them (cpp/src/backends/aoti/cpu_isa.h) rather than crash.
         "cpu_features": _C.cpu_features(),
         "torch_version": torch.__version__,
         "tsnative_version": __version__,

@@ -20,7 +20,7 @@ def named_fields(value: Any) -> dict[str, Any] | None:
     (None ones); None for anything else.
 
     torch.export's call spec records such a class with the names as its context, and the engine returns it as a
-    dict keyed by them (cpp/src/call_spec.cpp reads the context the same way).
+    dict keyed by them (cpp/src/backends/aoti/call_spec.cpp reads the context the same way).
     """
     kind = type(value)
     if kind in _BUILTIN_CONTAINERS or pytree.is_namedtuple_instance(value):

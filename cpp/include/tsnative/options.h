@@ -1,6 +1,6 @@
 // OptionInfo: what an options struct's static describe() says about each option (see engine_options.h). Options
 // structs declare their fields once; the Python binding (cpp/bindings/option_binding.h), the tools' flags
-// (cpp/tools/common/option_flags.h) and the JSON settings (cpp/src/options_json.h) are made from describe().
+// (cpp/tools/common/option_flags.h) and the JSON settings (cpp/src/format/options_json.h) are made from describe().
 // Light on purpose: no torch headers.
 #pragma once
 

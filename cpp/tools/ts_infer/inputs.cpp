@@ -6,8 +6,8 @@
 
 #include <regex>
 
-#include "../../src/dtypes.h"
-#include "../../src/ivalue_tensors.h"
+#include "common/ivalue_tensors.h"
+#include "format/dtypes.h"
 #include "tsnative/errors.h"
 #include "tsnative/npy.h"
 

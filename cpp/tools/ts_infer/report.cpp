@@ -7,8 +7,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "../../src/dtypes.h"
-#include "../../src/options_json.h"
+#include "format/dtypes.h"
+#include "format/options_json.h"
 #include "tsnative/metadata.h"
 
 namespace tsnative::ts_infer {

@@ -9,8 +9,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "../../src/options_json.h"
 #include "../common/option_flags.h"
+#include "format/options_json.h"
 #include "tsnative/errors.h"
 #include "tsnative/finetune.h"
 

@@ -4,6 +4,7 @@
 #include "backends/aoti/aoti_backend.h"
 #include "backends/backend.h"
 #include "backends/torchscript/torchscript_backend.h"
+#include "common/stopwatch.h"
 #include "file/archive_check.h"
 #include "file/model_bytes.h"
 #include "file/sha256.h"
@@ -20,7 +21,7 @@ std::unique_ptr<Backend> open_backend(const BackendRequest& given, LoadReport& r
                                    options.sha256 ? ModelBytes::Hold::kMemory : ModelBytes::Hold::kFile);
   if (options.sha256) verify_sha256(request.path, request.bytes->bytes(), *options.sha256);
   const bool package = is_aoti_package(request.bytes);
-  report.timings.read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.timings.read_s = seconds_since(start);
   return package ? load_aoti(request, report) : load_torchscript(request, report);
 }
 

@@ -11,6 +11,7 @@
 #include "backends/backend.h"
 #include "batching/batcher.h"
 #include "common/error_text.h"
+#include "common/stopwatch.h"
 #include "device/device.h"
 #include "engine/input_check.h"
 #include "engine/precision.h"
@@ -88,10 +89,6 @@ namespace {
 
 constexpr int64_t kMaxBatchDelayUs = 60'000'000;
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // Options checked before the file is read: a mistake costs nothing.
 void check_options(const EngineOptions& options, bool cuda) {
   parse_fusion_mode(options.onednn_fusion);
@@ -160,7 +157,7 @@ Engine::Engine(const std::string& path, EngineOptions options) : impl_(std::make
     // Whatever LibTorch raised at load (an allocation, a conversion): one line, never a C++ backtrace.
     throw ModelLoadError(path, detail::cause_of(e));
   }
-  impl_->report.timings.total_s = seconds_since(start);
+  impl_->report.timings.total_s = detail::seconds_since(start);
 }
 
 void Engine::Impl::load() {
@@ -200,7 +197,7 @@ void Engine::Impl::load() {
     report.steps.push_back({"pinned_transfers", true, {}, "", "pinned_transfers"});
   }
   start_batching(recorded);
-  report.timings.prepare_s = seconds_since(start);
+  report.timings.prepare_s = detail::seconds_since(start);
 }
 
 void Engine::Impl::start_batching(const std::vector<InputSpec>& recorded) {

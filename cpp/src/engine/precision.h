@@ -1,10 +1,10 @@
-// Reduced-precision inference (EngineOptions::precision): the model's floating-point weights and inputs in
-// float16 or bfloat16, outputs back in float32.
+// Reduced-precision inference (EngineOptions::precision), the engine's part: the option parsed, inputs cast to
+// float16 or bfloat16 on their way in, outputs back to float32. The weights are the backend's
+// (backends/torchscript/module_precision.h).
 #pragma once
 
 #include <ATen/core/ivalue.h>
 #include <c10/core/ScalarType.h>
-#include <torch/csrc/jit/api/module.h>
 
 #include <optional>
 #include <string>
@@ -13,10 +13,6 @@ namespace tsnative::detail {
 
 // "fp32" -> nullopt (nothing to convert), "fp16" -> Half, "bf16" -> BFloat16. Throws InvalidValue otherwise.
 std::optional<at::ScalarType> parse_precision(const std::string& precision);
-
-// Converts the module's floating-point parameters and buffers, and the floating-point tensor constants in its
-// methods' graphs (where a frozen module keeps its weights), to `dtype`. Integer tensors are left alone.
-void convert_module(torch::jit::Module& module, at::ScalarType dtype);
 
 // Floating-point tensors in `value` converted to `dtype` (inputs on their way in).
 c10::IValue to_precision(const c10::IValue& value, at::ScalarType dtype);

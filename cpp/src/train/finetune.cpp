@@ -1,3 +1,4 @@
+#include "common/stopwatch.h"
 #include "tsnative/finetune_steps.h"
 #include "tsnative/image_dataset.h"
 
@@ -28,9 +29,7 @@ namespace tsnative {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+using Clock = detail::SteadyClock;
 
 // The submodule at a dotted path ("fc", "classifier.6"), or nullopt.
 std::optional<torch::jit::Module> find_submodule(const torch::jit::Module& module, const std::string& dotted) {
@@ -335,7 +334,7 @@ FinetuneResult finetune(const std::string& model_path, const std::string& train_
                     "its class folders differ from the training folder's (" + train_source +
                         "); both need the same class names, numbered in sorted order");
   }
-  const double data_seconds = seconds_since(start);
+  const double data_seconds = detail::seconds_since(start);
   FinetuneResult result = finetune(model_path, train, test, options, progress);
   result.load_seconds += data_seconds;
   return result;
@@ -384,7 +383,7 @@ FinetuneResult finetune_checked(const std::string& model_path, const ImageDatase
   result.test_images = test.size();
   result.trainable_parameters = element_count(trainable);
   result.total_parameters = element_count(parameters_of(module));
-  result.load_seconds = seconds_since(start);
+  result.load_seconds = detail::seconds_since(start);
 
   const detail::FinetuneRecord record{
       model_path, metadata_json, module.type()->name()->name(), input_name, train.source, test.source, options, result};
@@ -395,7 +394,7 @@ FinetuneResult finetune_checked(const std::string& model_path, const ImageDatase
     stats.epoch = epoch;
     stats.train_loss = trained.loss();
     stats.train_accuracy = trained.accuracy();
-    stats.train_seconds = seconds_since(epoch_start);
+    stats.train_seconds = detail::seconds_since(epoch_start);
     const Totals tested = evaluate(module, test, options.batch_size, options.classes);
     stats.test_loss = tested.loss();
     stats.test_accuracy = tested.accuracy();
@@ -404,7 +403,7 @@ FinetuneResult finetune_checked(const std::string& model_path, const ImageDatase
       result.best_epoch = epoch;
       result.best_test_accuracy = stats.test_accuracy;
     }
-    stats.seconds = seconds_since(epoch_start);
+    stats.seconds = detail::seconds_since(epoch_start);
     result.history.push_back(stats);
     // Saved in eval mode (evaluate() left it there), so the file runs as an inference model.
     if (stats.best) save_model(module, options.out, detail::finetuned_metadata(record));

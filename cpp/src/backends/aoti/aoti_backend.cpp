@@ -14,6 +14,7 @@
 #include "backends/aoti/cpu_isa.h"
 #include "backends/aoti/package_folder.h"
 #include "common/error_text.h"
+#include "common/stopwatch.h"
 #include "file/archive_check.h"
 #include "file/model_bytes.h"
 #include "tsnative/errors.h"
@@ -21,10 +22,6 @@
 
 namespace tsnative::detail {
 namespace {
-
-double aoti_seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 class AotiBackend final : public Backend {
  public:
@@ -47,9 +44,8 @@ class AotiBackend final : public Backend {
     }
     auto start = std::chrono::steady_clock::now();
     // The file as open_backend opened (and, when pinned, hashed) it, checked before the loader extracts it.
-    const ModelBytes& bytes = *request.bytes;
     check_aoti_package(path_, request.bytes, options.max_archive_bytes.value_or(0));
-    report.timings.read_s += aoti_seconds_since(start);
+    report.timings.read_s += seconds_since(start);
 
     start = std::chrono::steady_clock::now();
     // The device it was compiled for is read first, without loading its code: a package for another device is
@@ -79,7 +75,7 @@ class AotiBackend final : public Backend {
       throw ModelLoadError(path_, "AOTInductor could not load the package: " + cause_of(e));
     }
     PackageFolder::keep(folder_);
-    report.timings.deserialize_s = aoti_seconds_since(start);
+    report.timings.deserialize_s = seconds_since(start);
     read_call(recorded_inputs(metadata_json_));
     report.backend = "aoti";
     report.frozen = true;  // the weights are compiled into the package

@@ -7,19 +7,16 @@
 #include "backends/torchscript/call_shape.h"
 #include "backends/torchscript/cuda_graphs.h"
 #include "backends/torchscript/fused_executors.h"
+#include "backends/torchscript/module_precision.h"
 #include "backends/torchscript/optimize.h"
 #include "backends/torchscript/shape_executors.h"
 #include "backends/torchscript/torchscript_load.h"
 #include "common/error_text.h"
-#include "engine/precision.h"
+#include "common/stopwatch.h"
 #include "tsnative/errors.h"
 
 namespace tsnative::detail {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 std::string method_list(const torch::jit::Module& module) {
   std::string out;

@@ -7,6 +7,7 @@
 
 #include "backends/aoti/aoti_backend.h"
 #include "common/error_text.h"
+#include "common/stopwatch.h"
 #include "file/archive_check.h"
 #include "file/model_bytes.h"
 #include "file/sha256.h"
@@ -35,7 +36,7 @@ torch::jit::Module load_checked(const std::string& path, const std::shared_ptr<M
                                 uint64_t max_archive_bytes, std::string& metadata_json, double* read_seconds) {
   const auto start = std::chrono::steady_clock::now();
   check_torchscript_archive(path, bytes, max_archive_bytes);
-  if (read_seconds) *read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (read_seconds) *read_seconds = seconds_since(start);
   try {
     torch::jit::ExtraFilesMap extra_files{{kMetadataFile, ""}};
     // map_location = device: parameters are created on the device instead of copied there afterwards.

@@ -1,6 +1,7 @@
 // tsnative._C's access to the metadata format (tsnative/metadata.h): Python writes (tsnative.export) and reads
 // (Engine.metadata, tsnative info) the tsnative.json extra file through the same checked C++ unit as the engine.
 #include "backends/aoti/cpu_isa.h"
+#include "backends/backend_registry.h"
 #include "bindings.h"
 #include "tsnative/metadata.h"
 
@@ -25,6 +26,16 @@ void bind_metadata(py::module_& module) {
       py::arg("path"), py::call_guard<py::gil_scoped_release>(),
       "A model file's tsnative.json, checked as by parse_metadata, without loading the model (\"\" when it has "
       "none). Raises FileNotFoundError, ModelLoadError or ValueError.");
+  module.def(
+      "backend_of",
+      [](const std::string& path) {
+        return std::string(
+            detail::backend_for(detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile)).name);
+      },
+      py::arg("path"), py::call_guard<py::gil_scoped_release>(),
+      "The backend that loads the file at `path`, decided on its content as the engine decides it: \"torchscript\" "
+      "or \"aoti\" (a .pt2 package); the options an EngineOptions field declares for the other are refused for it. "
+      "Raises FileNotFoundError or ModelLoadError.");
   module.def("cpu_features", &detail::cpu_features,
              "This CPU's instruction-set extensions that -march=native code may use (GCC's names: \"avx2\", "
              "\"avx512f\"...): tsnative.export records them in a .pt2 package, whose kernels are compiled for this "

@@ -19,6 +19,7 @@ __all__: list[str] = [
     "FinetuneResult",
     "LatencyStats",
     "MethodSignature",
+    "backend_of",
     "configure_runtime",
     "cpu_features",
     "finetune",
@@ -198,7 +199,7 @@ class EngineOptions:
     @property
     def precision(self) -> str:
         """
-        "fp32", "bf16" or "fp16": floating-point weights and inputs converted at load and per call; floating-point outputs come back as float32
+        "fp32", "bf16" or "fp16": floating-point weights and inputs converted at load and per call; floating-point outputs come back as float32 (a .pt2 package runs in the precision it was compiled in)
         """
     @precision.setter
     def precision(self, arg1: typing.Any) -> None: ...
@@ -263,12 +264,12 @@ class Engine:
         The device the model runs on, e.g. "cpu" or "cuda:0".
         """
     @property
-    def fusion(self) -> dict:
+    def fusion(self) -> typing.Any:
         """
         What oneDNN Graph fusion did, as facts: {mode, tried, skipped_reason, trials: [{shape, verified, kept, max_relative_diff, fused_ms, unfused_ms, reason}], disabled (why fusion was switched off while running, or None)}.
         """
     @property
-    def load_report(self) -> dict:
+    def load_report(self) -> typing.Any:
         """
         What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, applied, shapes, reason, note}], fusion, batching: {enabled, max_batch, delay_us, calls, unbatched_calls, batches, rows, padded_rows, largest_batch, retried_batches, queued, disabled}, warnings, timings: {read_s, deserialize_s, optimize_s, prepare_s, total_s}}. A snapshot: fusion in "on" mode adds trials as new shapes come, and batching counts calls as they run.
         """
@@ -480,6 +481,11 @@ class FinetuneOptions:
         """
     @weight_decay.setter
     def weight_decay(self, arg1: typing.Any) -> None: ...
+
+def backend_of(path: str) -> str:
+    """
+    The backend that loads the file at `path`, decided on its content as the engine decides it: "torchscript" or "aoti" (a .pt2 package); the options an EngineOptions field declares for the other are refused for it. Raises FileNotFoundError or ModelLoadError.
+    """
 
 def configure_runtime(
     *,

@@ -312,8 +312,10 @@ def _info(args: argparse.Namespace) -> int:
     from . import _C  # the package imports torch before _C (and _C imports it itself)
     from .engine import Engine
 
-    # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change).
-    engine = Engine(args.path, freeze=False, onednn_fusion=False)
+    # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change), which
+    # are TorchScript's options (a package refuses them).
+    inspect = {"freeze": False, "onednn_fusion": "off"} if _C.backend_of(str(args.path)) == "torchscript" else {}
+    engine = Engine(args.path, **inspect)
     text = _C.read_metadata(str(args.path))  # the file's metadata, checked by the C++ metadata unit
     metadata = json.loads(text) if text else None
     if args.json:
@@ -359,7 +361,7 @@ def _triton(args: argparse.Namespace) -> int:
 
 def _recorded_lines(metadata: dict[str, Any]) -> list[str]:
     """`tsnative info`'s lines for what the metadata records."""
-    from ._structure import recorded_text
+    from ._export.structure import recorded_text
 
     lines = []
     if "model" in metadata:

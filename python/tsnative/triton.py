@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from . import _C
-from ._structure import recorded_text
+from ._export.structure import recorded_text
 from ._version import __version__
 
 __all__ = ["DEFAULT_MAX_BATCH_SIZE", "model_config", "write_repository"]
@@ -233,13 +233,9 @@ def _recorded_metadata(path: Path) -> dict[str, Any]:
 
 
 def _is_package(path: Path) -> bool:
-    """An AOTInductor package (its "archive_format" record says "pt2", as the engine tells them apart), else a
-    TorchScript file: what the file is, whatever its metadata says."""
-    try:
-        reader = torch._C.PyTorchFileReader(os.fspath(path))
-    except RuntimeError:
-        return False  # not a zip archive: the metadata reader has refused it already
-    return reader.has_record("archive_format") and reader.get_record("archive_format") == b"pt2"
+    """An AOTInductor package, as the engine tells them apart (on the file's content), else a TorchScript file:
+    what the file is, whatever its metadata says."""
+    return _C.backend_of(os.fspath(path)) == "aoti"
 
 
 # Only "format" and "inputs" are sure to be in the metadata (what the C++ reader requires): every other entry is

@@ -35,7 +35,8 @@ struct EngineOptions {
   template <class Visitor>
   static void describe(Visitor&& visit) {
     visit(OptionInfo{"device", "\"cpu\", \"cuda\" (the first GPU) or \"cuda:N\""}, &EngineOptions::device);
-    visit(OptionInfo{"method", "the TorchScript method predict() runs"}, &EngineOptions::method);
+    visit(OptionInfo{.name = "method", .help = "the TorchScript method predict() runs", .backend = "torchscript"},
+          &EngineOptions::method);
     visit(OptionInfo{"outputs_on_device", "leave outputs on the device instead of copying them to the CPU"},
           &EngineOptions::outputs_on_device);
     visit(OptionInfo{"check_inputs",
@@ -49,38 +50,46 @@ struct EngineOptions {
                      .help = "refuse a file whose archive declares more data than this (default: the machine's memory)",
                      .minimum = 1},
           &EngineOptions::max_archive_bytes);
-    visit(OptionInfo{"freeze",
-                     "freeze a module whose graph still reads its weights through attributes (weights become "
-                     "constants, conv+batchnorm folded); a module freezing refuses is run as it is"},
+    visit(OptionInfo{.name = "freeze",
+                     .help = "freeze a module whose graph still reads its weights through attributes (weights become "
+                             "constants, conv+batchnorm folded); a module freezing refuses is run as it is",
+                     .backend = "torchscript"},
           &EngineOptions::freeze);
-    visit(OptionInfo{"onednn_fusion",
-                     "CPU, frozen modules: oneDNN Graph fusion, verified per call shape against the unfused graph: "
-                     "\"auto\" (tried on each warmup_shapes entry, kept where correct and faster), \"on\" (also "
-                     "tried on each new call shape, kept where correct) or \"off\"",
-                     "--fusion", "auto|on|off"},
+    visit(OptionInfo{.name = "onednn_fusion",
+                     .help = "CPU, frozen modules: oneDNN Graph fusion, verified per call shape against the unfused "
+                             "graph: \"auto\" (tried on each warmup_shapes entry, kept where correct and faster), "
+                             "\"on\" (also tried on each new call shape, kept where correct) or \"off\"",
+                     .aliases = "--fusion",
+                     .choices = "auto|on|off",
+                     .backend = "torchscript"},
           &EngineOptions::onednn_fusion);
     visit(OptionInfo{"warmup_shapes",
                      "input shapes to run at load (random normal values; zeros for integer and bool inputs), one "
                      "entry per call with one shape per tensor argument, so the graph is optimised for them before "
                      "the first real call"},
           &EngineOptions::warmup_shapes);
-    visit(OptionInfo{"executor_per_shape",
-                     "give each warmup_shapes entry a TorchScript executor of its own (one shared executor optimises "
-                     "for the first shapes it sees)"},
+    visit(OptionInfo{.name = "executor_per_shape",
+                     .help = "give each warmup_shapes entry a TorchScript executor of its own (one shared executor "
+                             "optimises for the first shapes it sees)",
+                     .backend = "torchscript"},
           &EngineOptions::executor_per_shape);
     visit(OptionInfo{.name = "package_runners",
                      .help = ".pt2 packages: how many calls run at once (AOTInductor's model runners, each with its "
                              "own activation memory; the weights are shared); further calls wait for one",
-                     .minimum = 1},
+                     .minimum = 1,
+                     .backend = "aoti"},
           &EngineOptions::package_runners);
-    visit(OptionInfo{"precision",
-                     "\"fp32\", \"bf16\" or \"fp16\": floating-point weights and inputs converted at load and per "
-                     "call; floating-point outputs come back as float32",
-                     "", "fp32|bf16|fp16"},
+    visit(OptionInfo{.name = "precision",
+                     .help = "\"fp32\", \"bf16\" or \"fp16\": floating-point weights and inputs converted at load "
+                             "and per call; floating-point outputs come back as float32 (a .pt2 package runs in the "
+                             "precision it was compiled in)",
+                     .choices = "fp32|bf16|fp16",
+                     .backend = "torchscript"},
           &EngineOptions::precision);
-    visit(OptionInfo{"cuda_graphs",
-                     "CUDA: capture a CUDA graph per warmup_shapes entry and replay it for calls of exactly those "
-                     "shapes; other calls run as usual"},
+    visit(OptionInfo{.name = "cuda_graphs",
+                     .help = "CUDA: capture a CUDA graph per warmup_shapes entry and replay it for calls of exactly "
+                             "those shapes; other calls run as usual",
+                     .backend = "torchscript"},
           &EngineOptions::cuda_graphs);
     visit(OptionInfo{"pinned_transfers", "CUDA: copy inputs and outputs through page-locked memory, asynchronously",
                      "--pinned"},

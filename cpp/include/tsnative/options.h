@@ -28,6 +28,9 @@ struct OptionInfo {
   double minimum = std::numeric_limits<double>::lowest();
   bool above = false;
   bool required = false;  // no usable default: the command line requires it
+  // The backend whose files the option applies to ("torchscript", "aoti"; "" for every file): the engine refuses
+  // a value other than the default for a file of another backend, in one place (backends/backend_registry.cpp).
+  const char* backend = "";
 };
 
 }  // namespace tsnative

@@ -1,7 +1,7 @@
 // The interface between the Engine and what runs a model file. The Engine owns what every model needs (binding and
 // checking a call, moving it to the device and precision, finishing its outputs, the load report); a backend owns
 // how a format is loaded, optimised and run. A new format (e.g. AOTInductor .pt2) is a new Backend and one line in
-// open_backend(), not a change to the Engine.
+// the registry (backends/backend_registry.h), not a change to the Engine.
 #pragma once
 
 #include <ATen/core/function_schema.h>

@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 
+from .. import _C
 from .. import errors as tsnative_errors
-from .._torchscript import torchscript_calls
+from .._export.torchscript import torchscript_calls
 from ..engine import Engine
 from ..errors import DeviceUnavailableError
 from ..export import export
@@ -212,8 +213,10 @@ def _resolve_file(file: Path, config: BenchSettings, square: list[int]) -> dict[
         raise ValueError(
             f"devices: the bench measures a .pt2 package on the CPU it was compiled for; got {config.devices}"
         )
-    # Loaded as `tsnative info` does (no freezing or fusion): FileNotFoundError or a one-line ModelLoadError.
-    engine = Engine(file, freeze=False, onednn_fusion=False)
+    # Loaded as `tsnative info` does (no freezing or fusion, which are TorchScript's options and refused for a
+    # package): FileNotFoundError or a one-line ModelLoadError.
+    inspect = {"freeze": False, "onednn_fusion": "off"} if _C.backend_of(str(file)) == "torchscript" else {}
+    engine = Engine(file, **inspect)
     arguments = [argument for argument in engine.schema.arguments if argument.name != "self"]
     if len(arguments) != 1 or arguments[0].type != "Tensor":
         raise ValueError(

@@ -27,14 +27,7 @@ class AotiBackend final : public Backend {
  public:
   AotiBackend(const BackendRequest& request, LoadReport& report) : path_(request.path) {
     const EngineOptions& options = request.options;
-    if (request.precision) {
-      throw InvalidValue("precision: a .pt2 package runs in the precision it was compiled in; got \"" +
-                         options.precision + "\", expected \"fp32\"");
-    }
-    if (options.cuda_graphs) throw InvalidValue("cuda_graphs: not available for .pt2 packages (AOTInductor)");
-    if (options.method != "forward") {
-      throw InvalidValue("method: a .pt2 package has one entry point, forward; got '" + options.method + "'");
-    }
+    // precision, cuda_graphs and method are TorchScript's options, refused before this (OptionInfo::backend).
     // The compiled code assumes the recorded shapes and dtypes and does not check them (AOTInductor's own checks
     // are off unless AOTI_RUNTIME_CHECK_INPUTS is set): the engine's checks are its only guard.
     if (!options.check_inputs) {
@@ -195,6 +188,7 @@ std::unique_ptr<Backend> load_aoti(const BackendRequest& request, LoadReport& re
 }
 
 std::string read_aoti_metadata_json(const std::string& path, const std::shared_ptr<ModelBytes>& bytes) {
+  check_aoti_package(path, bytes, 0);
   const auto metadata = PackageFolder::of(path, bytes, "")->metadata(path);
   const auto recorded = metadata.find(kMetadataFile);
   return recorded == metadata.end() ? "" : recorded->second;

@@ -41,12 +41,6 @@ class TorchScriptBackend final : public Backend {
  public:
   TorchScriptBackend(const BackendRequest& request, LoadReport& report)
       : options_(request.options), device_(request.device), precision_(request.precision) {
-    if (options_.package_runners != 1) {
-      throw InvalidValue(
-          "package_runners: applies to .pt2 packages; a TorchScript file runs any number of calls at "
-          "once (got " +
-          std::to_string(options_.package_runners) + ")");
-    }
     auto start = std::chrono::steady_clock::now();
     double check_s = 0.0;
     module_ = load_checked(request.path, request.bytes, device_, options_.max_archive_bytes.value_or(0), metadata_json_,

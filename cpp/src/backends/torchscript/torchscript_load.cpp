@@ -5,13 +5,11 @@
 
 #include <chrono>
 
-#include "backends/aoti/aoti_backend.h"
 #include "common/error_text.h"
 #include "common/stopwatch.h"
 #include "file/archive_check.h"
 #include "file/model_bytes.h"
 #include "file/sha256.h"
-#include "format/json_depth.h"
 #include "tsnative/engine.h"
 #include "tsnative/errors.h"
 #include "tsnative/metadata.h"
@@ -56,17 +54,10 @@ torch::jit::Module load_checked(const std::string& path, const std::shared_ptr<M
 
 }  // namespace tsnative::detail
 
-namespace tsnative {
+namespace tsnative::detail {
 
-namespace {
-
-std::string metadata_record(const std::string& path) {
-  const auto bytes = detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile);
-  if (detail::is_aoti_package(bytes)) {
-    detail::check_aoti_package(path, bytes, 0);
-    return detail::read_aoti_metadata_json(path, bytes);
-  }
-  detail::check_torchscript_archive(path, bytes, 0);
+std::string read_torchscript_metadata_json(const std::string& path, const std::shared_ptr<ModelBytes>& bytes) {
+  check_torchscript_archive(path, bytes, 0);
   const std::string record = std::string("extra/") + kMetadataFile;
   try {
     caffe2::serialize::PyTorchStreamReader reader(bytes);
@@ -74,25 +65,8 @@ std::string metadata_record(const std::string& path) {
     const auto [data, size] = reader.getRecord(record);
     return {static_cast<const char*>(data.get()), size};
   } catch (const c10::Error& e) {
-    throw ModelLoadError(path, detail::first_line(detail::message_of(e)));
+    throw ModelLoadError(path, first_line(message_of(e)));
   }
 }
 
-}  // namespace
-
-std::string read_metadata_json(const std::string& path) {
-  std::string text = metadata_record(path);
-  // Raw text for the tools, which may show metadata this version does not read; but never a nesting that their
-  // JSON readers (Python's json, this one's dump) would recurse through until the stack runs out.
-  try {
-    detail::parse_bounded<nlohmann::json>(text, [&] {
-      throw ModelLoadError(path, "metadata: expected JSON nested at most " + std::to_string(detail::kMaxJsonDepth) +
-                                     " levels deep, got deeper");
-    });
-  } catch (const nlohmann::json::exception&) {
-    // Not JSON: the reader that parses it says so in its own words.
-  }
-  return text;
-}
-
-}  // namespace tsnative
+}  // namespace tsnative::detail

@@ -25,4 +25,8 @@ torch::jit::Module load_checked(const std::string& path, c10::Device device, con
 torch::jit::Module load_checked(const std::string& path, const std::shared_ptr<ModelBytes>& bytes, c10::Device device,
                                 uint64_t max_archive_bytes, std::string& metadata_json, double* read_seconds = nullptr);
 
+// The tsnative.json a TorchScript file records ("" when it has none), read from `bytes` (the file at `path`) after
+// the archive checks, without loading the module.
+std::string read_torchscript_metadata_json(const std::string& path, const std::shared_ptr<ModelBytes>& bytes);
+
 }  // namespace tsnative::detail

@@ -165,9 +165,11 @@ def test_ts_infer_switches(conv_files: dict[str, Path]) -> None:
     plain = json.loads(run_tool("ts-infer", *run, "--no-freeze", "--no-fusion").stdout)
     # ts-infer declares the input's shape when it times it, so "auto" tries fusion on it.
     assert default["optimizations"][:3] == ["freeze", "executor_per_shape x1", "warmup x1"]
-    assert default["fusion"]["mode"] == "auto" and default["fusion"]["trials"][0]["verified"]
+    assert (
+        default["load_report"]["fusion"]["mode"] == "auto" and default["load_report"]["fusion"]["trials"][0]["verified"]
+    )
     assert plain["optimizations"] == ["executor_per_shape x1", "warmup x1"]
-    assert plain["fusion"] == {
+    assert plain["load_report"]["fusion"] == {
         "mode": "off",
         "tried": False,
         "skipped_reason": "turned off",

@@ -78,6 +78,15 @@ def test_npy_dtypes_and_layouts(tmp_path: Path, dtype: type, fortran_order: bool
     assert report["output"]["values"] == (x.astype(np.float32) * 2 + 1).ravel().tolist()
 
 
+def keys_of(value: object) -> object:
+    """The keys of a JSON-like value, recursively (lists by their first item): its shape without its values."""
+    if isinstance(value, dict):
+        return {key: keys_of(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [keys_of(value[0])] if value else []
+    return None
+
+
 def test_json_has_every_field(exported_resnet18: Path) -> None:
     result = ts_infer(exported_resnet18, "--json", "--iters", "3", "--warmup", "1", "--batch", "3", "--topk", "2")
     assert result.returncode == 0, result.stderr
@@ -89,9 +98,7 @@ def test_json_has_every_field(exported_resnet18: Path) -> None:
         "load_ms",
         "options",
         "optimizations",
-        "steps",
-        "warnings",
-        "fusion",
+        "load_report",
         "schema",
         "inputs",
         "output",
@@ -103,8 +110,13 @@ def test_json_has_every_field(exported_resnet18: Path) -> None:
     # The options with the names Python uses, from their one declaration; ts-infer declared the timed input's shape.
     assert set(report["options"]) == {name for name, *_ in tsnative._C.EngineOptions.fields()}
     assert report["options"]["warmup_shapes"] == [[[3, 3, 224, 224]]] and report["options"]["sha256"] is None
-    assert [step["name"] for step in report["steps"]][:3] == ["executor_per_shape", "warmup", "onednn_fusion"]
-    assert report["warnings"] == []
+    load_report = report["load_report"]
+    assert [step["name"] for step in load_report["steps"]][:3] == ["executor_per_shape", "warmup", "onednn_fusion"]
+    assert load_report["warnings"] == []
+    # One serialiser: ts-infer's load report has the keys of Engine.load_report, all the way down.
+    engine_report = tsnative.Engine(exported_resnet18, warmup_shapes=[(3, 3, 224, 224)]).load_report
+    assert keys_of(load_report) == keys_of(engine_report)
+    assert load_report["backend"] == engine_report["backend"] == "torchscript"
     assert report["inputs"] == [{"name": "x", "dtype": "float32", "shape": [3, 3, 224, 224], "source": "random"}]
     assert report["output"]["shape"] == [3, 1000] and len(report["output"]["values"]) == 3000
     assert len(report["topk"]) == 3 and all(len(row) == 2 for row in report["topk"])

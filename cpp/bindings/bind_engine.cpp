@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "format/report_json.h"
 #include "option_binding.h"
 #include "python_values.h"
 #include "tsnative/engine.h"
@@ -26,76 +27,9 @@ std::optional<std::vector<int64_t>> shape_of(py::handle value) {
   return shape;
 }
 
-py::dict step_dict(const LoadStep& step) {
-  py::dict out;
-  out["name"] = step.name;
-  out["applied"] = step.applied;
-  out["shapes"] = step.shapes;
-  out["reason"] = step.reason;
-  out["note"] = step.note;
-  return out;
-}
-
-py::dict fusion_dict(const FusionReport& report) {
-  py::list trials;
-  for (const auto& trial : report.trials) {
-    py::dict item;
-    item["shape"] = trial.shape;
-    item["verified"] = trial.verified;
-    item["kept"] = trial.kept;
-    item["max_relative_diff"] = trial.max_relative_diff;
-    item["fused_ms"] = trial.fused_ms;
-    item["unfused_ms"] = trial.unfused_ms;
-    item["reason"] = trial.reason;
-    trials.append(item);
-  }
-  py::dict out;
-  out["mode"] = fusion_mode_name(report.mode);
-  out["tried"] = report.tried;
-  out["skipped_reason"] = report.skipped_reason;
-  out["trials"] = trials;
-  out["disabled"] = report.disabled;
-  return out;
-}
-
-py::dict batching_dict(const BatchingReport& report) {
-  py::dict out;
-  out["enabled"] = report.enabled;
-  out["max_batch"] = report.max_batch;
-  out["delay_us"] = report.delay_us;
-  out["calls"] = report.calls;
-  out["unbatched_calls"] = report.unbatched_calls;
-  out["batches"] = report.batches;
-  out["rows"] = report.rows;
-  out["padded_rows"] = report.padded_rows;
-  out["largest_batch"] = report.largest_batch;
-  out["retried_batches"] = report.retried_batches;
-  out["queued"] = report.queued;
-  out["disabled"] = report.disabled;
-  return out;
-}
-
-py::dict report_dict(const LoadReport& report) {
-  py::list steps;
-  for (const auto& step : report.steps) steps.append(step_dict(step));
-  py::dict timings;
-  timings["read_s"] = report.timings.read_s;
-  timings["deserialize_s"] = report.timings.deserialize_s;
-  timings["optimize_s"] = report.timings.optimize_s;
-  timings["prepare_s"] = report.timings.prepare_s;
-  timings["total_s"] = report.timings.total_s;
-  py::dict out;
-  out["backend"] = report.backend;
-  out["device"] = report.device;
-  out["precision"] = report.precision;
-  out["frozen"] = report.frozen;
-  out["parameter_count"] = report.parameter_count;
-  out["steps"] = steps;
-  out["fusion"] = fusion_dict(report.fusion);
-  out["batching"] = batching_dict(report.batching);
-  out["warnings"] = report.warnings;
-  out["timings"] = timings;
-  return out;
+// A JSON document of the core's serialiser as Python objects: the same keys as ts-infer --json, by construction.
+py::object from_json(const nlohmann::json& document) {
+  return py::module_::import("json").attr("loads")(document.dump());  // sys.modules holds json after the first
 }
 
 }  // namespace
@@ -223,7 +157,8 @@ void bind_engine(py::module_& module) {
           "parameter_count", [](py::handle self) { return loaded_engine(self).parameter_count(); },
           "Elements in the module's parameters; 0 for a frozen module (see metadata[\"parameters\"]).")
       .def_property_readonly(
-          "load_report", [](py::handle self) { return report_dict(loaded_engine(self).load_report()); },
+          "load_report",
+          [](py::handle self) { return from_json(detail::load_report_json(loaded_engine(self).load_report())); },
           "What the load did, as facts: {backend, device, precision, frozen, parameter_count, steps: [{name, "
           "applied, shapes, reason, note}], fusion, batching: {enabled, max_batch, delay_us, calls, "
           "unbatched_calls, batches, rows, padded_rows, largest_batch, retried_batches, queued, disabled}, "
@@ -235,7 +170,7 @@ void bind_engine(py::module_& module) {
           "[\"freeze\", \"executor_per_shape x2\", \"warmup x2\", \"onednn_fusion x1 of 2 "
           "shapes\"].")
       .def_property_readonly(
-          "fusion", [](py::handle self) { return fusion_dict(loaded_engine(self).fusion()); },
+          "fusion", [](py::handle self) { return from_json(detail::fusion_json(loaded_engine(self).fusion())); },
           "What oneDNN Graph fusion did, as facts: {mode, tried, skipped_reason, trials: [{shape, verified, kept, "
           "max_relative_diff, fused_ms, unfused_ms, reason}], disabled (why fusion was switched off while running, "
           "or None)}.");

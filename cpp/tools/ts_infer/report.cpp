@@ -9,6 +9,7 @@
 
 #include "format/dtypes.h"
 #include "format/options_json.h"
+#include "format/report_json.h"
 #include "tsnative/metadata.h"
 
 namespace tsnative::ts_infer {
@@ -82,29 +83,7 @@ void print_json(const RunReport& report) {
   out["load_ms"] = engine.load_seconds() * 1e3;
   out["options"] = detail::options_json(engine.options());
   out["optimizations"] = engine.optimizations();
-  const LoadReport load = engine.load_report();
-  out["steps"] = nlohmann::json::array();
-  for (const auto& step : load.steps) {
-    out["steps"].push_back(
-        {{"name", step.name}, {"applied", step.applied}, {"shapes", step.shapes}, {"reason", step.reason}});
-  }
-  out["warnings"] = load.warnings;
-  const FusionReport fusion = engine.fusion();
-  nlohmann::json trials = nlohmann::json::array();
-  for (const auto& trial : fusion.trials) {
-    trials.push_back({{"shape", trial.shape},
-                      {"verified", trial.verified},
-                      {"kept", trial.kept},
-                      {"max_relative_diff", trial.max_relative_diff},
-                      {"fused_ms", trial.fused_ms ? nlohmann::json(*trial.fused_ms) : nlohmann::json()},
-                      {"unfused_ms", trial.unfused_ms ? nlohmann::json(*trial.unfused_ms) : nlohmann::json()},
-                      {"reason", trial.reason}});
-  }
-  out["fusion"] = {{"mode", fusion_mode_name(fusion.mode)},
-                   {"tried", fusion.tried},
-                   {"skipped_reason", fusion.skipped_reason},
-                   {"trials", trials},
-                   {"disabled", fusion.disabled ? nlohmann::json(*fusion.disabled) : nlohmann::json()}};
+  out["load_report"] = detail::load_report_json(engine.load_report());  // the keys of Engine.load_report
   out["schema"] = engine.signature().str();
   out["inputs"] = nlohmann::json::array();
   for (const auto& input : report.inputs) {

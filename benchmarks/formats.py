@@ -20,7 +20,7 @@ import torch
 import torchvision
 
 import tsnative
-from tsnative._torchscript import torchscript_calls
+from tsnative._export.torchscript import torchscript_calls
 from tsnative.bench.machine import describe_machine, machine_line
 from tsnative.bench.rounds import interleaved_rounds, timed
 

@@ -129,22 +129,44 @@ def test_unscriptable_model(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "\n" not in message and "cannot be scripted" in message and "test_export.py" in message
 
-    with pytest.warns(UserWarning, match="fell back to torch.jit.trace"):
+    with pytest.warns(UserWarning, match="fell back to torch.jit.trace") as warned:
         report = tsnative.export(Unscriptable(), torch.randn(2, 3), tmp_path / "u.pt", mode="auto")
+    # The warning names the caller's line, not tsnative's.
+    assert [w.filename for w in warned if "fell back" in str(w.message)] == [__file__]
     assert report.mode == "trace" and report.passed
     assert any("fell back" in note for note in report.notes)
 
 
-def test_explicit_check_inputs_and_no_optimize(tmp_path: Path) -> None:
+def test_explicit_verify_inputs_and_no_optimize(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(6, 3))
     checks = [torch.randn(1, 6), torch.randn(9, 6)]
-    report = tsnative.export(model, torch.randn(2, 6), tmp_path / "lin.pt", check_inputs=checks, optimize=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # the current name: no deprecation
+        report = tsnative.export(model, torch.randn(2, 6), tmp_path / "lin.pt", verify_inputs=checks, optimize=False)
     assert [c.label for c in report.checks] == ["check 1", "check 2"]
     assert report.optimizations == [] and report.passed
     assert report.metadata["dynamic_batch"] is True  # given checks of other batch sizes passed
     assert report.metadata["inputs"][0]["shape"] == [-1, 6]
     assert tsnative.Engine(tmp_path / "lin.pt").parameter_count == 21  # not frozen: parameters stay parameters
+
+
+def test_check_inputs_is_a_deprecated_alias_of_verify_inputs(tmp_path: Path) -> None:
+    model, checks = torch.nn.Linear(6, 3), [torch.randn(1, 6), torch.randn(9, 6)]
+    with pytest.warns(DeprecationWarning, match="check_inputs= is deprecated, use verify_inputs=") as caught:
+        report = tsnative.export(model, torch.randn(2, 6), tmp_path / "old.pt", check_inputs=checks)
+    assert [w.filename for w in caught if w.category is DeprecationWarning] == [__file__]  # the caller's line
+    assert [c.label for c in report.checks] == ["check 1", "check 2"] and report.passed
+    assert report.metadata["inputs"][0]["shape"] == [-1, 6]
+
+
+def test_verify_inputs_and_check_inputs_together_are_refused(tmp_path: Path) -> None:
+    checks = [torch.randn(1, 6)]
+    with pytest.raises(TypeError, match="both verify_inputs= and check_inputs="):
+        tsnative.export(
+            torch.nn.Linear(6, 3), torch.randn(2, 6), tmp_path / "b.pt", verify_inputs=checks, check_inputs=checks
+        )
+    assert not list(tmp_path.iterdir())  # refused before anything was exported
 
 
 def test_no_torchscript_future_warning_escapes(tmp_path: Path) -> None:

@@ -184,8 +184,10 @@ class ScriptedDiffers(torch.nn.Module):
 def test_auto_traces_when_the_scripted_file_fails_verification(tmp_path: Path) -> None:
     with pytest.raises(tsnative.ExportVerificationError):
         tsnative.export(ScriptedDiffers(), torch.randn(2, 3), tmp_path / "s.pt", mode="script")
-    with pytest.warns(UserWarning, match="failed verification"):
+    with pytest.warns(UserWarning, match="failed verification") as caught:
         report = tsnative.export(ScriptedDiffers(), torch.randn(2, 3), tmp_path / "a.pt", mode="auto")
+    # The warning names the caller's line, not tsnative's.
+    assert [w.filename for w in caught if "failed verification" in str(w.message)] == [__file__]
     assert report.passed and report.mode == "trace"
     assert any("scripted file failed verification" in note and "traced instead" in note for note in report.notes)
     assert tsnative.Engine(tmp_path / "a.pt", onednn_fusion=False).metadata["export_mode"] == "trace"
@@ -195,7 +197,7 @@ def test_auto_traces_when_the_scripted_file_fails_verification(tmp_path: Path) -
 
 
 def test_native_error_keeps_its_cause() -> None:
-    from tsnative.export import _error_line
+    from tsnative._export.errors import error_line
 
     schema_error = RuntimeError(
         "\nArguments for call are not valid.\nThe following variants are available:\n\n"
@@ -204,14 +206,14 @@ def test_native_error_keeps_its_cause() -> None:
         'The original call is:\n  File "code/__torch__.py", line 8\n    x = torch.add(a, b)\n'
         "        ~~~~~~~~~ <--- HERE\n:"
     )
-    assert _error_line(schema_error) == "Arguments for call are not valid."
+    assert error_line(schema_error) == "Arguments for call are not valid."
     interpreter_error = RuntimeError(
         "The following operation failed in the TorchScript interpreter.\n"
         "Traceback of TorchScript, serialized code (most recent call last):\n"
         '  File "code/__torch__.py", line 9, in forward\n    x = torch.mm(a, b)\n        ~~~~~ <--- HERE\n'
         "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x5 and 4x4)\n"
     )
-    assert _error_line(interpreter_error) == "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x5 and 4x4)"
+    assert error_line(interpreter_error) == "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x5 and 4x4)"
     schema_not_found = RuntimeError(
         "The following operation failed in the TorchScript interpreter.\n"
         "Traceback of TorchScript (most recent call last):\n"
@@ -221,9 +223,9 @@ def test_native_error_keeps_its_cause() -> None:
         "RuntimeError:\nSchema not found for node. File a bug report.\nNode: %3 : Tensor = aten::add(%1, %2)\n\n"
         "Input types:Tensor, int\ncandidates were:\n  aten::add.Tensor(Tensor self, Tensor other) -> Tensor\n:"
     )
-    assert _error_line(schema_not_found) == "Schema not found for node. File a bug report."
-    assert _error_line(RuntimeError(":\n")) == "RuntimeError"
-    assert len(_error_line(RuntimeError("x" * 1000))) <= 200
+    assert error_line(schema_not_found) == "Schema not found for node. File a bug report."
+    assert error_line(RuntimeError(":\n")) == "RuntimeError"
+    assert len(error_line(RuntimeError("x" * 1000))) <= 200
 
 
 class ScriptedRaises(torch.nn.Module):
@@ -262,7 +264,7 @@ def test_export_leaves_the_global_rng_alone(tmp_path: Path) -> None:
 
 
 def test_default_check_inputs_are_seeded() -> None:
-    from tsnative._check_inputs import default_check_inputs
+    from tsnative._export.verify_inputs import default_check_inputs
 
     example = (torch.randn(2, 3), torch.randint(0, 5, (2, 4)), torch.zeros(2, 2, dtype=torch.bool))
     state = torch.random.get_rng_state()

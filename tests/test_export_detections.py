@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tsnative
-from tsnative._detections import DetectionTolerance, compare_detections
+from tsnative._export.detections import DetectionTolerance, compare_detections
 from tsnative.report import compare
 
 TOLERANCE = DetectionTolerance(score_thresh=0.05, detections_per_img=10)

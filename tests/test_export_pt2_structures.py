@@ -98,7 +98,7 @@ def test_a_tiny_bert_model_output(tmp_path: Path) -> None:
 
 
 def test_the_description_and_the_comparison_see_the_fields() -> None:
-    from tsnative._structure import describe, leaves
+    from tsnative._export.structure import describe, leaves
 
     heads = Heads(logits=torch.zeros(2, 3), features=torch.ones(2, 5))
     assert describe(heads) == {

@@ -1,4 +1,4 @@
-"""The metadata format (cpp/src/format/metadata.cpp): one versioned, checked reader and writer, used by Python and C++."""
+"""The metadata format (cpp/src/format/metadata.cpp): one versioned, checked reader and writer, for Python and C++."""
 
 from __future__ import annotations
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ._detections import DetectionTolerance, compare_detections, is_detections
-from ._structure import leaves
+if TYPE_CHECKING:
+    from ._export.verify import compare as compare
+    from ._export.verify import scripted_convention as scripted_convention
 
 
 @dataclasses.dataclass
@@ -99,123 +98,22 @@ def tolerance_text(rtol: float, atol: float) -> str:
     )
 
 
-def _paths(value: Any) -> list[str]:
-    return [path for path, _ in leaves(value)]
-
-
-def scripted_convention(native: Any, eager: Any) -> tuple[Any, str] | None:
-    """The part of a scripted model's output that eager returns, and a note saying so, for torchvision's scripted
-    conventions; None when the structures do not match one of them.
-
-    Scripted Inception3/GoogLeNet always return ``InceptionOutputs``/``GoogLeNetOutputs`` (logits, aux...), with
-    the aux outputs None in eval, where eager returns the logits; scripted detection models return
-    ``(losses, detections)`` (losses empty in eval) where eager returns the detections.
-    """
-    if not isinstance(native, tuple) or len(native) < 2 or isinstance(eager, tuple):
-        return None
-    eager_paths = _paths(eager)
-    name = type(native).__name__ if hasattr(native, "_fields") else "a tuple"
-    if _paths(native[0]) == eager_paths and all(item is None for item in native[1:]):
-        first = native._fields[0] if hasattr(native, "_fields") else "element 0"
-        note = (
-            f"the scripted file returns {name} ({first} and None aux outputs) where eager returns {first} alone "
-            f"(torchvision's scripted convention); compared {first}"
-        )
-        return native[0], note
-    if len(native) == 2 and isinstance(native[0], dict) and not native[0] and _paths(native[1]) == eager_paths:
-        note = (
-            "the scripted file returns (losses, detections) where eager returns the detections (torchvision's "
-            "scripted detection convention; losses are empty in eval); compared the detections"
-        )
-        return native[1], note
-    return None
-
-
 def check_notes(checks: list[CheckResult]) -> list[str]:
     """The checks' notes and comparisons, each once, for the report's notes."""
     return list(dict.fromkeys(text for check in checks for text in (check.note, check.comparison) if text))
 
 
-def compare(
-    label: str,
-    input_shapes: str,
-    native: Any,
-    eager: Any,
-    rtol: float,
-    atol: float,
-    detections: DetectionTolerance | None = None,
-) -> CheckResult:
-    """Compares two output structures leaf by leaf: same structure, floating-point tensors within
-    ``atol + rtol * max|eager|`` of that output, other tensors and leaves equal. An output that is a list of
-    detections (torchvision's dicts of boxes, scores, labels...) is compared by matching detections instead, with
-    ``detections`` (default: :class:`DetectionTolerance`'s; export passes the model's cut-offs).
-
-    The tolerance scales with each output's largest magnitude, not with each element's: fp32 rounding (e.g. after
-    conv+batchnorm folding) is relative to the values that were summed, so an output of scale 5 is off by ~1e-4
-    everywhere, near-zero elements included, while a wrong branch or a wrong op is off by a sizeable share of the
-    scale."""
-    note = ""
-    if _paths(native) != _paths(eager) and (aligned := scripted_convention(native, eager)) is not None:
-        native, note = aligned
-    if is_detections(eager) and isinstance(native, list):
-        return _compare_detections(label, input_shapes, native, eager, rtol, atol, detections, note)
-    native_leaves, eager_leaves = list(leaves(native)), list(leaves(eager))
-    native_paths, eager_paths = [p for p, _ in native_leaves], [p for p, _ in eager_leaves]
-    if native_paths != eager_paths:
-        problem = f"output structure differs: {native_paths} vs {eager_paths}"
-        return CheckResult(label, input_shapes, False, problem=problem)
-    result = CheckResult(label, input_shapes, True, max_abs_diff=0.0, max_rel_diff=0.0, note=note)
-    for (path, got), (_, want) in zip(native_leaves, eager_leaves, strict=True):
-        where = path or "output"
-        if not isinstance(want, torch.Tensor):
-            if got != want:
-                result.passed, result.problem = False, f"{where}: {got!r} != {want!r}"
-            continue
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape or got.dtype != want.dtype:
-            given = f"{got.dtype} {list(got.shape)}" if isinstance(got, torch.Tensor) else type(got).__name__
-            result.passed = False
-            result.problem = f"{where}: expected {want.dtype} {list(want.shape)}, got {given}"
-            continue
-        if want.numel() == 0:
-            continue
-        got64, want64 = got.detach().double().cpu(), want.detach().double().cpu()
-        difference = (got64 - want64).abs()
-        finite = want64[want64.isfinite()]
-        scale = finite.abs().max().item() if finite.numel() else 0.0
-        largest = difference.max().item()
-        result.max_abs_diff = max(result.max_abs_diff, largest)
-        relative = largest / scale if scale > 0 else (0.0 if largest == 0 else math.inf)
-        result.max_rel_diff = max(result.max_rel_diff, relative)
-        # Integer and bool outputs (class labels, indices, masks) are exact in any correct export.
-        allowed = atol + rtol * scale if want.is_floating_point() or want.is_complex() else 0.0
-        # Equal values (infinities included) and NaN where eager has NaN agree; the rest within the tolerance.
-        agree = (difference <= allowed) | (got64 == want64) | (got64.isnan() & want64.isnan())
-        if not bool(agree.all()) and result.passed:
-            result.passed, result.problem = False, f"{where}: values differ beyond tolerance"
-        if result.topk_agreement is None and want.dim() == 2 and want.is_floating_point() and want.shape[1] >= 2:
-            k = 5 if want.shape[1] > 5 else 1  # top-5 of 5 or fewer classes would always agree
-            same = got64.topk(k, dim=1).indices.sort(dim=1).values == want64.topk(k, dim=1).indices.sort(dim=1).values
-            result.topk, result.topk_agreement = k, same.all(dim=1).double().mean().item()
-    return result
+# compare() and scripted_convention() live with the rest of the verification (_export/verify.py), which builds on
+# this module's CheckResult; they are still importable from here, looked up on first use so that neither module
+# needs the other to be imported first.
+_VERIFY_NAMES = ("compare", "scripted_convention")
 
 
-def _compare_detections(
-    label: str,
-    input_shapes: str,
-    native: list[Any],
-    eager: list[dict[str, torch.Tensor]],
-    rtol: float,
-    atol: float,
-    tolerance: DetectionTolerance | None,
-    note: str,
-) -> CheckResult:
-    tolerance = tolerance or DetectionTolerance()
-    comparison = f"the output is detections, compared by matching them (not row by row): {tolerance.describe()}"
-    result = CheckResult(label, input_shapes, True, note=note, comparison=comparison)
-    if not is_detections(native):
-        result.passed, result.problem = False, f"output structure differs: {_paths(native)} vs {_paths(eager)}"
-        return result
-    found = compare_detections(native, eager, tolerance, rtol, atol)
-    result.passed, result.problem, result.detail = found.passed, found.problem, found.summary()
-    result.max_abs_diff, result.max_rel_diff = found.max_abs_diff, found.max_rel_diff
-    return result
+def __getattr__(name: str) -> Any:
+    if name not in _VERIFY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ._export import verify
+
+    value = getattr(verify, name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value

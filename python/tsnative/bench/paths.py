@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .._torchscript import torchscript_calls
+from .._export.torchscript import torchscript_calls
 from ..engine import Engine
 
 SHORT_LABELS = {

@@ -5,20 +5,22 @@ code in a package that carries tsnative's metadata. tsnative.export verifies it 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import _C
-from ._check_inputs import batch_size
-from ._structure import leaves, map_leaves, map_tensors, recorded_call
-from ._version import __version__
-from .report import CheckResult
+from .. import _C
+from ..report import CheckResult, ExportReport, check_notes
+from .errors import ExportError, ExportVerificationError
+from .metadata import input_names, package_metadata
+from .structure import leaves, map_leaves, map_tensors
+from .verify import batch_text, verify
+from .verify_inputs import batch_size
 
 # Inductor's freezing folds the weights into the compiled code (constant folding, conv+bn): the CPU's fast path.
 OPTIMIZATIONS = ("aot_inductor", "freezing")
@@ -38,11 +40,11 @@ class CompiledPackage:
 
 
 def compile_package(
-    model: torch.nn.Module, example: tuple[Any, ...], expected: Any, path: Path, input_names: list[str]
+    model: torch.nn.Module, example: tuple[Any, ...], expected: Any, path: Path, names: list[str]
 ) -> CompiledPackage:
     """Exports and compiles to ``draft_path(path)``. Raises TypeError for inputs that hold something other than
     tensors (in tuples, lists and dicts) and ExportFailed when torch.export cannot export the model."""
-    for name, value in zip(input_names, example, strict=True):
+    for name, value in zip(names, example, strict=True):
         for where, leaf in leaves(value, name):
             if not isinstance(leaf, torch.Tensor):
                 raise TypeError(
@@ -55,11 +57,47 @@ def compile_package(
     notes: list[str] = []
     start = time.perf_counter()
     program, dynamic = _torch_export(model, example, notes)
-    metadata = _metadata(model, example, expected, input_names, dynamic, notes)
+    metadata = package_metadata(model, example, expected, names, dynamic, notes, list(OPTIMIZATIONS))
     draft = draft_path(path)
     configs = {"aot_inductor.metadata": {_C.METADATA_FILE: metadata}, "freezing": True}
     torch._inductor.aoti_compile_and_package(program, package_path=os.fspath(draft), inductor_configs=configs)
     return CompiledPackage(draft, dynamic, notes, metadata, time.perf_counter() - start)
+
+
+def export_package(
+    model: torch.nn.Module,
+    example: tuple[Any, ...],
+    expected: Any,
+    path: Path,
+    verify_inputs: Sequence[Any] | None,
+    rtol: float,
+    atol: float,
+    strict: bool,
+) -> ExportReport:
+    """format="pt2": the package compiled to a draft, verified through the native engine, renamed into place."""
+    try:
+        package = compile_package(model, example, expected, path, input_names(model, len(example)))
+    except ExportFailed as error:
+        raise ExportError(str(error)) from None
+    start = time.perf_counter()
+    # The package is compiled for the example's lengths (torch.export specialises them): no checks at others.
+    checks, _ = verify(model, package.draft, example, verify_inputs, rtol, atol, lengths=False)
+    verify_seconds = time.perf_counter() - start
+    if not package.dynamic and verify_inputs is None:
+        checks = skip_other_batches(checks, example)
+    notes = [*package.notes, *check_notes(checks)]
+    report = ExportReport(path, "pt2", list(OPTIMIZATIONS), checks, rtol, atol, package.seconds, verify_seconds)
+    report.notes = notes
+    report.batch = batch_text(example, checks) if package.dynamic else fixed_batch_text(example, package.notes)
+    report.metadata = json.loads(package.metadata)
+    report.parameters = sum(p.numel() for p in model.parameters())
+    draft = package.draft
+    if not report.passed and strict:
+        draft.unlink(missing_ok=True)
+        raise ExportVerificationError(report)
+    os.replace(draft, path)
+    report.file_bytes = path.stat().st_size
+    return report
 
 
 def skip_other_batches(checks: list[CheckResult], example: tuple[Any, ...]) -> list[CheckResult]:
@@ -113,7 +151,7 @@ def _torch_export_or_raise(model: torch.nn.Module, example: tuple[Any, ...], not
         notes.append("the example's batch is 1, which torch.export specialises: give a batch of 2 or more")
         return torch.export.export(model, example), False
     dim = torch.export.Dim("batch", min=1)
-    # The tensors the metadata marks as batch-sized (_structure.mark_dynamic_batch): rank >= 2, dimension 0 the
+    # The tensors the metadata marks as batch-sized (structure.mark_dynamic_batch): rank >= 2, dimension 0 the
     # batch; the engine's input checks let exactly those vary.
     shapes = map_leaves(example, lambda leaf: {0: dim} if leaf.dim() >= 2 and leaf.shape[0] == batch else None)
     try:
@@ -121,34 +159,3 @@ def _torch_export_or_raise(model: torch.nn.Module, example: tuple[Any, ...], not
     except Exception as error:  # torch.export's constraint violations are of several types
         notes.append(f"a dynamic batch could not be exported ({_first_line(error)[:200]})")
         return torch.export.export(model, example), False
-
-
-def _metadata(
-    model: torch.nn.Module,
-    example: tuple[Any, ...],
-    expected: Any,
-    names: list[str],
-    dynamic: bool,
-    notes: list[str],
-) -> str:
-    """The package's tsnative.json, written before compiling (the package carries it): the verification that
-    follows is in the report, not in the package."""
-    inputs, outputs = recorded_call(names, example, expected, batch_size(example) if dynamic else None)
-    record = {
-        "model": type(model).__name__,
-        "inputs": inputs,
-        "outputs": outputs,
-        "dynamic_batch": dynamic,
-        "batch": "dynamic: exported with a dynamic batch dimension" if dynamic else f"fixed: {notes[-1]}",
-        "export_mode": "pt2",
-        "optimizations": list(OPTIMIZATIONS),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        # Inductor compiles the kernels with -march=native: they may use any of this CPU's instructions, and the
-        # engine refuses the package on a CPU without them (cpp/src/backends/aoti/cpu_isa.h) rather than crash.
-        "cpu_features": _C.cpu_features(),
-        "torch_version": torch.__version__,
-        "tsnative_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "verification": None,  # compiled in before it ran: tsnative.export's report has it
-    }
-    return _C.metadata_text(json.dumps(record, allow_nan=False))

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ._structure import leaves, map_tensors
+from .structure import leaves, map_tensors
 
 # The generated inputs come from a private generator with a fixed seed: an export neither draws from the caller's
 # global random state (which would change what the caller's code does next) nor verifies on different data each run.

@@ -70,17 +70,19 @@ build: setup
 	$(PY) -m pip install --disable-pip-version-check -q --no-build-isolation --no-deps \
 	  -Ccmake.define.TSNATIVE_BUILD_TESTS=ON .
 
-# lint = style (ruff, clang-format: needs only the tools) + stubcheck. stubcheck fails when the committed
-# python/tsnative/_C.pyi differs from the stubs of the module built from these sources, so it depends on build,
-# not on setup: against a stale install it would pass or fail for the wrong reason. style comes first, so a style
-# error shows before a long build; make test (build lint) builds once; make style is the quick check.
-.PHONY: style stubcheck stubs
+# lint = style (ruff, clang-format, the include layering of scripts/check_layers.py: needs only the tools) +
+# stubcheck. stubcheck fails when the committed python/tsnative/_C.pyi differs from the stubs of the module built
+# from these sources, so it depends on build, not on setup: against a stale install it would pass or fail for the
+# wrong reason. style comes first, so a style error shows before a long build; make test (build lint) builds once;
+# make style is the quick check.
+.PHONY: style stubcheck stubs tidy
 lint: style stubcheck
 
 style: setup
 	$(VENV)/bin/ruff check $(PY_SOURCES)
 	$(VENV)/bin/ruff format --check $(PY_SOURCES)
 	$(VENV)/bin/clang-format --dry-run -Werror $(CPP_SOURCES)
+	$(PY) scripts/check_layers.py
 
 stubcheck: build
 	$(PY) scripts/stubs.py --check
@@ -89,6 +91,20 @@ stubcheck: build
 # changing the bindings, and commit the file.
 stubs: build
 	$(PY) scripts/stubs.py
+
+# clang-tidy with .clang-tidy over the core's .cpp files (cpp/src). Not part of lint: each file parses the torch
+# headers, minutes in all. It needs one compile command per file, so it reads build/dev (the dev preset of
+# CMakePresets.json, unity build off), configured here when missing (configure only, seconds; nothing is built):
+# build/python is a unity build, whose compile_commands.json lists only the unity translation units.
+# One file: make tidy TIDY_FILES=cpp/src/format/npy.cpp. clang-tidy: .venv's if there, else the one on PATH.
+CLANG_TIDY ?= $(if $(wildcard $(VENV)/bin/clang-tidy),$(VENV)/bin/clang-tidy,clang-tidy)
+TIDY_DB    ?= build/dev
+TIDY_FILES ?= $$($(PY) -c 'import json; db = json.load(open("$(TIDY_DB)/compile_commands.json")); \
+                print(" ".join(sorted(e["file"] for e in db if "/cpp/src/" in e["file"])))')
+tidy: setup
+	@test -f $(TIDY_DB)/compile_commands.json || \
+	  $(VENV)/bin/cmake --preset dev -B $(TIDY_DB) -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null
+	$(CLANG_TIDY) -p $(TIDY_DB) --quiet $(TIDY_FILES)
 
 format: setup
 	$(VENV)/bin/ruff check --fix $(PY_SOURCES)

@@ -81,6 +81,7 @@ lint: style stubcheck
 style: setup
 	$(VENV)/bin/ruff check $(PY_SOURCES)
 	$(VENV)/bin/ruff format --check $(PY_SOURCES)
+	$(VENV)/bin/mypy
 	$(VENV)/bin/clang-format --dry-run -Werror $(CPP_SOURCES)
 	$(PY) scripts/check_layers.py
 

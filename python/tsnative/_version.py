@@ -19,8 +19,9 @@ def _find_version() -> str:
     except PackageNotFoundError:
         pass
     native = sys.modules.get(f"{__package__}._C")  # only if already imported: importing it needs torch
-    if isinstance(getattr(native, "__version__", None), str):
-        return native.__version__
+    native_version = getattr(native, "__version__", None)
+    if isinstance(native_version, str):
+        return native_version
     try:
         source_root = Path(__file__).resolve().parent.parent.parent  # python/tsnative/_version.py -> the checkout
         text = (source_root / "pyproject.toml").read_text(encoding="utf-8")

@@ -272,11 +272,13 @@ def _bench(args: argparse.Namespace) -> int:
 def _finetune(args: argparse.Namespace) -> int:
     from .finetune import EpochRecord, finetune
 
-    progress = True
+    progress: bool | Callable[[EpochRecord], None] = True
     if args.json:
         # stdout carries the JSON alone: the per-epoch lines go to stderr, as ts-train --json does.
-        def progress(record: EpochRecord) -> None:
+        def to_stderr(record: EpochRecord) -> None:
             print(record.line(args.epochs), file=sys.stderr, flush=True)
+
+        progress = to_stderr
 
     history = finetune(
         args.model,
@@ -314,7 +316,9 @@ def _info(args: argparse.Namespace) -> int:
 
     # Only inspected: no freezing or fusion (the schema, methods, metadata and parameter count do not change), which
     # are TorchScript's options (a package refuses them).
-    inspect = {"freeze": False, "onednn_fusion": "off"} if _C.backend_of(str(args.path)) == "torchscript" else {}
+    inspect: dict[str, Any] = {}
+    if _C.backend_of(str(args.path)) == "torchscript":
+        inspect = {"freeze": False, "onednn_fusion": "off"}
     engine = Engine(args.path, **inspect)
     text = _C.read_metadata(str(args.path))  # the file's metadata, checked by the C++ metadata unit
     metadata = json.loads(text) if text else None
@@ -430,7 +434,9 @@ def _finetune_text(tuned: Any) -> str:
     r18.pt", from the parts recorded."""
     if not isinstance(tuned, dict):
         return _shown(tuned)
-    settings = tuned.get("settings") if isinstance(tuned.get("settings"), dict) else {}
+    settings = tuned.get("settings")
+    if not isinstance(settings, dict):
+        settings = {}
     parts = []
     if "classes" in settings:
         parts.append(f"{_shown(settings['classes'])} classes")

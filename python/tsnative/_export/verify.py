@@ -33,7 +33,7 @@ def verify(
     engine = Engine(file)
     detections = tolerance_for(model)  # used only where the outputs are detections
     generated = verify_inputs is None
-    if generated:
+    if verify_inputs is None:
         checks = default_check_inputs(example, lengths=lengths)
     else:
         checks = [(f"check {i + 1}", c if isinstance(c, tuple) else (c,)) for i, c in enumerate(verify_inputs)]
@@ -82,7 +82,8 @@ def batch_text(example: tuple[Any, ...], checks: list[CheckResult]) -> str:
     if refused is not None:
         label = refused.label if refused.label.startswith("batch") else f"{refused.label} (batch {refused.batch})"
         return f"fixed at {batch}: {label}: {refused.problem or 'failed'}"
-    return "dynamic: verified on batch " + ", ".join(str(size) for size in sorted({c.batch for c in others}))
+    sizes = sorted({c.batch for c in others if c.batch is not None})  # all of them: `others` has a batch
+    return "dynamic: verified on batch " + ", ".join(str(size) for size in sizes)
 
 
 def length_verdicts(example: tuple[Any, ...], checks: list[CheckResult]) -> dict[int, str]:

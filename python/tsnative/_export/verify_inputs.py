@@ -8,6 +8,7 @@ flat 1-D inputs (token ids and bag offsets, whose length varies from call to cal
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -127,10 +128,12 @@ def default_check_inputs(
     batch = batch_size(example)
     if batch is not None:
         for new_batch in sorted({1, batch + 2} - {batch}):
-            resized = _map_outside_lists(example, lambda t, n=new_batch: _with_batch(t, batch, n, generator))
+            resize = functools.partial(_with_batch, batch=batch, new_batch=new_batch, generator=generator)
+            resized = _map_outside_lists(example, resize)
             checks.append((f"batch {new_batch}", resized))
     for length in flat_lengths(example) if lengths else []:
         for new_length in sorted({1, length + 2} - {length}):
-            resized = _map_outside_lists(example, lambda t, n=length, m=new_length: _with_length(t, n, m, generator))
+            resize = functools.partial(_with_length, length=length, new_length=new_length, generator=generator)
+            resized = _map_outside_lists(example, resize)
             checks.append((f"len {length}->{new_length}", resized))
     return checks

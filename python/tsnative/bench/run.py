@@ -12,13 +12,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from .. import _C
 from .. import errors as tsnative_errors
-from .._export.torchscript import torchscript_calls
+from .._export.torchscript import Mode, torchscript_calls
 from ..engine import Engine
 from ..errors import DeviceUnavailableError
 from ..export import export
@@ -215,7 +215,9 @@ def _resolve_file(file: Path, config: BenchSettings, square: list[int]) -> dict[
         )
     # Loaded as `tsnative info` does (no freezing or fusion, which are TorchScript's options and refused for a
     # package): FileNotFoundError or a one-line ModelLoadError.
-    inspect = {"freeze": False, "onednn_fusion": "off"} if _C.backend_of(str(file)) == "torchscript" else {}
+    inspect: dict[str, Any] = {}
+    if _C.backend_of(str(file)) == "torchscript":
+        inspect = {"freeze": False, "onednn_fusion": "off"}
     engine = Engine(file, **inspect)
     arguments = [argument for argument in engine.schema.arguments if argument.name != "self"]
     if len(arguments) != 1 or arguments[0].type != "Tensor":
@@ -223,6 +225,7 @@ def _resolve_file(file: Path, config: BenchSettings, square: list[int]) -> dict[
             f"model: the bench feeds forward one tensor (a batch of inputs); {file} takes "
             f"({', '.join(f'{a.name}: {a.type}' for a in arguments)})"
         )
+    size: int | None  # None when the recorded input is not square
     shape, size = square, square[1]
     recorded = (engine.metadata or {}).get("inputs") or []
     if len(recorded) == 1 and recorded[0].get("type") == "Tensor" and recorded[0].get("shape"):
@@ -277,7 +280,8 @@ def _prepare_artifacts(source: dict[str, Any], config: BenchSettings, workdir: P
     torch.save(module, files["module"])  # the nn.Module as Python pickles it: what eager loads
     for mode in config.modes:
         files[mode] = workdir / f"{name}.{mode}.pt"
-        export(module, example, files[mode], mode=mode, optimize=config.optimize)
+        # One of MODES: _check_settings refused any other.
+        export(module, example, files[mode], mode=cast(Mode, mode), optimize=config.optimize)
     if config.pt2:
         try:  # compiled for this machine's CPU: a few seconds to minutes, said in the progress line
             export(module, example, workdir / f"{name}.pt2")

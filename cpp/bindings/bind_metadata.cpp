@@ -1,8 +1,10 @@
 // tsnative._C's access to the metadata format (tsnative/metadata.h): Python writes (tsnative.export) and reads
 // (Engine.metadata, tsnative info) the tsnative.json extra file through the same checked C++ unit as the engine.
 #include "backends/aoti/cpu_isa.h"
+#include "backends/aoti/package_folder.h"
 #include "backends/backend_registry.h"
 #include "bindings.h"
+#include "file/archive_check.h"
 #include "tsnative/metadata.h"
 
 namespace py = pybind11;
@@ -36,6 +38,17 @@ void bind_metadata(py::module_& module) {
       "The backend that loads the file at `path`, decided on its content as the engine decides it: \"torchscript\" "
       "or \"aoti\" (a .pt2 package); the options an EngineOptions field declares for the other are refused for it. "
       "Raises FileNotFoundError or ModelLoadError.");
+  module.def(
+      "package_metadata",
+      [](const std::string& path) {
+        const auto bytes = detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile);
+        detail::check_aoti_package(path, bytes, 0);
+        return detail::PackageFolder::of(path, bytes, "")->metadata(path);
+      },
+      py::arg("path"), py::call_guard<py::gil_scoped_release>(),
+      "A .pt2 package's AOTInductor metadata (AOTI_DEVICE_KEY, AOTI_CPU_ISA, tsnative.json...), read from the "
+      "checked file as the engine reads it, without loading the package's code. Raises FileNotFoundError or "
+      "ModelLoadError.");
   module.def("cpu_features", &detail::cpu_features,
              "This CPU's instruction-set extensions that -march=native code may use (GCC's names: \"avx2\", "
              "\"avx512f\"...): tsnative.export records them in a .pt2 package, whose kernels are compiled for this "

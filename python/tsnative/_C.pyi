@@ -25,6 +25,7 @@ __all__: list[str] = [
     "finetune",
     "load_images",
     "metadata_text",
+    "package_metadata",
     "parse_metadata",
     "read_metadata",
     "runtime_settings",
@@ -521,6 +522,11 @@ def load_images(
 def metadata_text(metadata_json: str) -> str:
     """
     The text to store as a file's tsnative.json, from the metadata as strict JSON text: "format" stamped first, the entries readers rely on checked, indent 1. Raises ValueError (NaN, no inputs, a format other than METADATA_FORMAT...).
+    """
+
+def package_metadata(path: str) -> dict[str, str]:
+    """
+    A .pt2 package's AOTInductor metadata (AOTI_DEVICE_KEY, AOTI_CPU_ISA, tsnative.json...), read from the checked file as the engine reads it, without loading the package's code. Raises FileNotFoundError or ModelLoadError.
     """
 
 def parse_metadata(metadata_json: str) -> str:

@@ -20,10 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# torch first: it loads LibTorch, which the native module _C links against.
-import torch
-
-from . import _C
+from . import _C  # the package imports torch (LibTorch, which _C links against) first
 from ._export.structure import recorded_text
 from ._version import __version__
 
@@ -279,9 +276,10 @@ def _device(path: Path, pt2: bool, device: str | None) -> str:
         raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     if not pt2:
         return device or "cpu"
-    # A package is compiled code for one device (AOTI_DEVICE_KEY, read without loading the code).
-    loader = torch._C._aoti.AOTIModelPackageLoader
-    compiled_for = loader.load_metadata_from_package(os.fspath(path), "model").get("AOTI_DEVICE_KEY", "cpu")
+    # A package is compiled code for one device (AOTI_DEVICE_KEY, read without loading the code). Read through the
+    # engine's checked extraction: AOTInductor's own reader extracts the archive by its raw entry names.
+    metadata: dict[str, str] = _C.package_metadata(os.fspath(path))
+    compiled_for = metadata.get("AOTI_DEVICE_KEY", "cpu")
     if device is None:
         return compiled_for
     if device.split(":")[0] != compiled_for:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -508,3 +509,17 @@ def test_entries_named_outside_the_archive_stay_inside_the_extraction(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["escaping.pt2", "temp"]
     assert list((tmp_path / "temp").iterdir()) == []
     assert {p.name for p in Path(tempfile.gettempdir()).iterdir()} - before <= {"temp"}
+
+
+def test_a_package_folder_removed_by_a_temp_cleaner_is_extracted_again(
+    conv: tuple[torch.nn.Module, Path, tsnative.ExportReport],
+) -> None:
+    # The folder is kept for reloads for the life of the process; /tmp cleaners remove old files under servers.
+    _, path, _ = conv
+    tsnative.Engine(path).close()
+    folders = list(Path(tempfile.gettempdir()).glob(f"tsnative-pt2-{os.getpid()}-*"))
+    assert folders
+    for folder in folders:
+        shutil.rmtree(folder)
+    engine = tsnative.Engine(path)
+    assert engine.predict(torch.randn(2, 3, 16, 16)).shape == (2, 5)

@@ -127,9 +127,17 @@ std::shared_ptr<const PackageFolder> PackageFolder::of(const std::string& path,
   }
   Key key{status.st_dev, status.st_ino, status.st_size, status.st_mtim.tv_sec, status.st_mtim.tv_nsec, sha256};
   Folders& all = folders();
+  std::shared_ptr<const PackageFolder> removed;  // released after the lock: its destructor takes it
   {
     const std::lock_guard lock(all.mutex);
-    if (const auto kept = all.kept.find(key); kept != all.kept.end()) return kept->second;
+    if (const auto kept = all.kept.find(key); kept != all.kept.end()) {
+      std::error_code error;
+      // A temp cleaner (systemd-tmpfiles, after days) may have removed it under a long-running server: extracted
+      // again rather than handed to the loader missing.
+      if (fs::is_directory(kept->second->str(), error)) return kept->second;
+      removed = std::move(kept->second);
+      all.kept.erase(kept);
+    }
   }
   static std::once_flag registered;
   std::call_once(registered, [] { std::atexit(remove_at_exit); });

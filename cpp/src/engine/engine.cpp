@@ -168,7 +168,7 @@ void Engine::Impl::load() {
   report.precision = options.precision;
   if (auto warning = precision_warning(options.precision, device->device())) report.warnings.push_back(*warning);
 
-  backend = detail::open_backend({path, options, device->device(), precision}, report);
+  backend = detail::open_backend({path, options, device->device(), precision, nullptr}, report);  // opens it
   schema = backend->schema();
   method_names = backend->method_names();
   metadata_json = backend->metadata_json();

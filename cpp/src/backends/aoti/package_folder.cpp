@@ -22,14 +22,11 @@
 namespace fs = std::filesystem;
 
 namespace tsnative::detail {
-namespace {
-
-// The folders of this process's packages, kept while the process lives (see package_folder.h): each loaded library
-// stays mapped until exit anyway, so its folder costs no more disk than the removed file would.
-}  // namespace
 
 struct PackageFolder::Folders {
   std::mutex mutex;
+  // The folders of loaded packages, kept while the process lives (see package_folder.h): each loaded library stays
+  // mapped until exit anyway, so its folder costs no more disk than the removed file would.
   std::map<PackageFolder::Key, std::shared_ptr<const PackageFolder>> kept;
   // Every folder of this process that exists, with the process that made it: removed at exit even when an engine
   // that holds it is never destroyed (Python need not free every object before it exits).

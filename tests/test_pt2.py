@@ -333,17 +333,26 @@ def test_the_loader_reads_the_checked_file_not_the_path_again(
     assert engine.predict(x).shape == (2, 5)
 
 
+def rewritten(package: Path, target: Path, entry: Callable[[str, bytes], tuple[str, bytes]]) -> Path:
+    """A copy of `package` with each entry's (name, data) as `entry` returns it."""
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            name, data = entry(info.filename, source.read(info))
+            copy.writestr(name if name != info.filename else info, data)
+    return target
+
+
 def forged(package: Path, target: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     """A copy of `package` whose AOTInductor metadata (which holds tsnative.json) `change` has edited."""
-    with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as copy:
-        for entry in source.infolist():
-            data = source.read(entry)
-            if entry.filename.endswith("wrapper_metadata.json"):
-                metadata = json.loads(data)
-                change(metadata)
-                data = json.dumps(metadata).encode()
-            copy.writestr(entry, data)
-    return target
+
+    def edit(name: str, data: bytes) -> tuple[str, bytes]:
+        if not name.endswith("wrapper_metadata.json"):
+            return name, data
+        metadata = json.loads(data)
+        change(metadata)
+        return name, json.dumps(metadata).encode()
+
+    return rewritten(package, target, edit)
 
 
 def test_a_package_for_instructions_this_cpu_lacks_is_refused_at_load(
@@ -476,11 +485,11 @@ def test_a_failed_load_leaves_nothing_in_the_temp_dir(
 ) -> None:
     # The loader's own extraction stayed behind whenever its constructor threw (100 folders after 100 failures).
     _, path, _ = conv
-    broken = tmp_path / "broken.pt2"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(broken, "w") as copy:
-        for entry in source.infolist():
-            data = source.read(entry)
-            copy.writestr(entry, b"\x7fELF not a library" if entry.filename.endswith(".so") else data)
+    broken = rewritten(
+        path,
+        tmp_path / "broken.pt2",
+        lambda name, data: (name, b"\x7fELF not a library" if name.endswith(".so") else data),
+    )
     temp = tmp_path / "temp"
     temp.mkdir()
     # A folder of a process that was killed while it loaded: removed by the next extraction.
@@ -499,10 +508,7 @@ def test_entries_named_outside_the_archive_stay_inside_the_extraction(
     # Entries renamed "../..." passed the name check (the reader strips the archive's first folder) and the loader
     # joined the raw names to its temp folder: the files landed outside it and were never removed.
     _, path, _ = conv
-    escaping = tmp_path / "escaping.pt2"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(escaping, "w") as copy:
-        for entry in source.infolist():
-            copy.writestr("../" + entry.filename.split("/", 1)[1], source.read(entry))
+    escaping = rewritten(path, tmp_path / "escaping.pt2", lambda name, data: ("../" + name.split("/", 1)[1], data))
     before = {p.name for p in Path(tempfile.gettempdir()).iterdir()}
     lines = run_in_temp(escaping, tmp_path / "temp", loads=1)
     assert "loaded" in lines or any(line.startswith("refused: ") for line in lines), lines

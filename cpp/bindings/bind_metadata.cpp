@@ -1,10 +1,9 @@
 // tsnative._C's access to the metadata format (tsnative/metadata.h): Python writes (tsnative.export) and reads
 // (Engine.metadata, tsnative info) the tsnative.json extra file through the same checked C++ unit as the engine.
+#include "backends/aoti/aoti_backend.h"
 #include "backends/aoti/cpu_isa.h"
-#include "backends/aoti/package_folder.h"
 #include "backends/backend_registry.h"
 #include "bindings.h"
-#include "file/archive_check.h"
 #include "tsnative/metadata.h"
 
 namespace py = pybind11;
@@ -41,9 +40,7 @@ void bind_metadata(py::module_& module) {
   module.def(
       "package_metadata",
       [](const std::string& path) {
-        const auto bytes = detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile);
-        detail::check_aoti_package(path, bytes, 0);
-        return detail::PackageFolder::of(path, bytes, "")->metadata(path);
+        return detail::read_package_metadata(path, detail::ModelBytes::open(path, 0, detail::ModelBytes::Hold::kFile));
       },
       py::arg("path"), py::call_guard<py::gil_scoped_release>(),
       "A .pt2 package's AOTInductor metadata (AOTI_DEVICE_KEY, AOTI_CPU_ISA, tsnative.json...), read from the "

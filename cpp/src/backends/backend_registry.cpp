@@ -62,6 +62,7 @@ std::unique_ptr<Backend> open_backend(const BackendRequest& given, LoadReport& r
   const BackendEntry& entry = backend_for(request.bytes);
   report.timings.read_s = seconds_since(start);
   refuse_options_of_other_backends(options, entry);
+  report.backend = entry.name;
   return entry.open(request, report);
 }
 

@@ -36,14 +36,14 @@ class AotiBackend final : public Backend {
           "the input check cannot be turned off for it");
     }
     auto start = std::chrono::steady_clock::now();
-    // The file as open_backend opened (and, when pinned, hashed) it, checked before the loader extracts it.
+    // The file as open_backend opened (and, when pinned, hashed) it, checked before anything is extracted.
     check_aoti_package(path_, request.bytes, options.max_archive_bytes.value_or(0));
     report.timings.read_s += seconds_since(start);
 
     start = std::chrono::steady_clock::now();
-    // The device it was compiled for is read first, without loading its code: a package for another device is
-    // refused before its shared library is opened.
-    // The loader reads a folder of tsnative's, extracted from the checked bytes (see package_folder.h).
+    // The loader reads a folder of tsnative's, extracted from the checked bytes (see package_folder.h). The device
+    // it was compiled for is read from there first: a package for another device is refused before its shared
+    // library is opened.
     folder_ = PackageFolder::of(path_, request.bytes, options.sha256.value_or(""));
     const std::unordered_map<std::string, std::string> metadata = folder_->metadata(path_);
     // tsnative's metadata, the device and the CPU are checked before the package's code is loaded.
@@ -70,7 +70,6 @@ class AotiBackend final : public Backend {
     PackageFolder::keep(folder_);
     report.timings.deserialize_s = seconds_since(start);
     read_call(recorded_inputs(metadata_json_));
-    report.backend = "aoti";
     report.frozen = true;  // the weights are compiled into the package
     report.fusion.skipped_reason = "fusion is Inductor's, compiled into the package";
     report.steps.push_back({"aot_inductor", true, {}, "", "aot_inductor (compiled ahead of time)"});
@@ -187,9 +186,14 @@ std::unique_ptr<Backend> load_aoti(const BackendRequest& request, LoadReport& re
   return std::make_unique<AotiBackend>(request, report);
 }
 
-std::string read_aoti_metadata_json(const std::string& path, const std::shared_ptr<ModelBytes>& bytes) {
+std::unordered_map<std::string, std::string> read_package_metadata(const std::string& path,
+                                                                   const std::shared_ptr<ModelBytes>& bytes) {
   check_aoti_package(path, bytes, 0);
-  const auto metadata = PackageFolder::of(path, bytes, "")->metadata(path);
+  return PackageFolder::of(path, bytes, "")->metadata(path);
+}
+
+std::string read_aoti_metadata_json(const std::string& path, const std::shared_ptr<ModelBytes>& bytes) {
+  const auto metadata = read_package_metadata(path, bytes);
   const auto recorded = metadata.find(kMetadataFile);
   return recorded == metadata.end() ? "" : recorded->second;
 }

@@ -62,7 +62,6 @@ class TorchScriptBackend final : public Backend {
       throw InvalidValue("method: '" + options_.method + "' is not a method of '" + request.path +
                          "' (it has: " + method_list(module_) + ")");
     }
-    report.backend = "torchscript";
     report.frozen = frozen_;
     report.fusion.mode = parse_fusion_mode(options_.onednn_fusion);
     report.timings.optimize_s = seconds_since(start);
